@@ -1,0 +1,93 @@
+"""The decoder, derived from the instruction table.
+
+Rows are grouped by primary opcode and tried most-specific first (most fixed bits), so
+an alias-like row such as `mfocrf` wins over `mfcr` without any special casing. Decoded
+words are cached by the engines; the decoder itself favours clarity over speed.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Dict, List, Optional, Tuple
+
+from . import msr as M
+from .interrupts import (FloatingPointUnavailable, VectorUnavailable, VSXUnavailable,
+                         illegal, privileged)
+from .isa import INSTRUCTIONS
+from .isa.fields import FIELDS
+from .isa.table import Insn
+from .semantics import load_all
+
+
+class Op:
+    """The operand fields of one decoded word, as attributes named after the ISA fields."""
+
+    __slots__ = tuple(FIELDS) + ("rc", "oe", "word", "insn")
+
+    def __init__(self, insn: Insn, word: int) -> None:
+        self.insn = insn
+        self.word = word
+        self.rc = insn.rc
+        self.oe = insn.oe
+        for name in insn.fields:
+            setattr(self, name, FIELDS[name].decode(word))
+
+
+def _by_opcode() -> Dict[int, List[Insn]]:
+    groups: Dict[int, List[Insn]] = {}
+    for insn in INSTRUCTIONS:
+        groups.setdefault(insn.opcd, []).append(insn)
+    for rows in groups.values():
+        rows.sort(key=lambda i: -bin(i.mask).count("1"))
+    return groups
+
+
+_GROUPS = _by_opcode()
+
+
+def decode(word: int) -> Optional[Insn]:
+    """The table row whose fixed bits match `word`, or None for an illegal instruction."""
+    for insn in _GROUPS.get(word >> 26, ()):
+        if word & insn.mask == insn.match:
+            return insn
+    return None
+
+
+def _raise_illegal(cpu, op) -> None:
+    raise illegal()
+
+
+def _guarded(fn: Callable, insn: Insn) -> Callable:
+    """Wrap a semantic function with the privilege and facility checks its row asks for."""
+    checks = []
+    if insn.priv:
+        checks.append((M.PR, True, privileged))
+    if insn.facility == "fp":
+        checks.append((M.FP, False, FloatingPointUnavailable))
+    elif insn.facility == "vec":
+        checks.append((M.VEC, False, VectorUnavailable))
+    elif insn.facility == "vsx":
+        checks.append((M.VSX, False, VSXUnavailable))
+    if not checks:
+        return fn
+
+    def guarded(cpu, op) -> None:
+        for bit, fault_if_set, make in checks:
+            if bool(cpu.msr & bit) == fault_if_set:
+                raise make()
+        fn(cpu, op)
+    return guarded
+
+
+def make_decoder() -> Callable[[int], Tuple[Callable, Optional[Op]]]:
+    """A function word -> (semantic function, operands) with the checks built in."""
+    semantics = load_all()
+    missing = sorted({i.impl for i in INSTRUCTIONS} - set(semantics))
+    if missing:
+        raise RuntimeError(f"instruction table names missing semantics: {missing}")
+
+    def decode_word(word: int) -> Tuple[Callable, Optional[Op]]:
+        insn = decode(word)
+        if insn is None:
+            return _raise_illegal, None
+        return _guarded(semantics[insn.impl], insn), Op(insn, word)
+    return decode_word

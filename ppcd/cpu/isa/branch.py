@@ -1,0 +1,5 @@
+"""Instruction table rows: branch."""
+
+from .table import row  # noqa: F401
+
+INSTRUCTIONS = []

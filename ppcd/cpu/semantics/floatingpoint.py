@@ -1,0 +1,5 @@
+"""Semantics: floatingpoint."""
+
+from __future__ import annotations
+
+from . import implements  # noqa: F401

@@ -1,0 +1,5 @@
+"""Semantics: loadstore."""
+
+from __future__ import annotations
+
+from . import implements  # noqa: F401
