@@ -10,8 +10,13 @@ from __future__ import annotations
 from typing import Callable, Dict, List, Optional, Tuple
 
 from . import msr as M
-from .interrupts import (FloatingPointUnavailable, VectorUnavailable, VSXUnavailable,
-                         illegal, privileged)
+from .interrupts import (
+    FloatingPointUnavailable,
+    VectorUnavailable,
+    VSXUnavailable,
+    illegal,
+    privileged,
+)
 from .isa import INSTRUCTIONS
 from .isa.fields import FIELDS
 from .isa.table import Insn

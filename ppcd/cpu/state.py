@@ -28,8 +28,8 @@ XER_OV32 = 1 << 19
 XER_CA32 = 1 << 18
 XER_FLAGS = XER_SO | XER_OV | XER_CA | XER_OV32 | XER_CA32
 
-_BE = {1: struct.Struct(">B"), 2: struct.Struct(">H"), 4: struct.Struct(">I"), 8: struct.Struct(">Q")}
-_LE = {1: struct.Struct("<B"), 2: struct.Struct("<H"), 4: struct.Struct("<I"), 8: struct.Struct("<Q")}
+_BE = {n: struct.Struct(">" + c) for n, c in ((1, "B"), (2, "H"), (4, "I"), (8, "Q"))}
+_LE = {n: struct.Struct("<" + c) for n, c in ((1, "B"), (2, "H"), (4, "I"), (8, "Q"))}
 
 
 class GuestMemory:

@@ -68,7 +68,7 @@ def _split(name: str, parts: Tuple[Tuple[int, int], ...], signed: bool = False) 
 
     def decode(word: int) -> int:
         v = 0
-        for (first, last), width in zip(parts, widths):
+        for (_first, last), width in zip(parts, widths):
             v = (v << width) | ((word >> (31 - last)) & ((1 << width) - 1))
         return ((v ^ sign) - sign) if signed else v
 
@@ -79,7 +79,7 @@ def _split(name: str, parts: Tuple[Tuple[int, int], ...], signed: bool = False) 
         value &= (1 << total) - 1
         bits = 0
         remaining = total
-        for (first, last), width in zip(parts, widths):
+        for (_first, last), width in zip(parts, widths):
             remaining -= width
             bits |= ((value >> remaining) & ((1 << width) - 1)) << (31 - last)
         return bits
