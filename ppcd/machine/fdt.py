@@ -122,9 +122,14 @@ class FdtNode:
     """
 
     def __init__(self, name: str = "") -> None:
-        self.name = name if name == "" else _check_node_name(name)
+        self._name = name if name == "" else _check_node_name(name)
         self._props: dict[str, bytes] = {}
         self._children: dict[str, FdtNode] = {}
+
+    @property
+    def name(self) -> str:
+        """Read-only: the parent indexes its children by name."""
+        return self._name
 
     @property
     def props(self) -> Mapping[str, bytes]:
@@ -136,6 +141,8 @@ class FdtNode:
         return tuple(self._children.values())
 
     def add_child(self, name: str) -> FdtNode:
+        if name == "":
+            raise ValueError("invalid node name '': only the root node is unnamed")
         if name in self._children:
             raise ValueError(f"node {self.name or '/'!r} already has a child {name!r}")
         child = FdtNode(name)
@@ -188,7 +195,7 @@ class FdtNode:
         return found
 
     def find(self, path: str) -> FdtNode | None:
-        """The node at ``path`` ("/cpus/PowerPC,POWER9@0"), relative to this node; None if absent."""
+        """The node at ``path`` (e.g. "/cpus/PowerPC,POWER9@0") below this node, or None."""
         node: FdtNode | None = self
         for component in path.split("/"):
             if component and node is not None:

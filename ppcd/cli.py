@@ -1,0 +1,76 @@
+"""The `ppcd` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import List, Optional
+
+from . import __version__
+from .daemon import ConfigError, RunOptions, run_guest
+from .machine.boot import BootConfig
+from .machine.elfload import GuestImageError
+from .machine.pseries import CPU_MODELS
+from .machine.ram import parse_size
+
+
+def _memory(text: str) -> int:
+    try:
+        return parse_size(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ppcd", description="An IBM POWER (pseries) virtual machine in Python.")
+    parser.add_argument("--version", action="version", version=f"ppcd {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run = commands.add_parser(
+        "run", help="run a guest",
+        description="Run a 64-bit POWER guest ELF on a pseries machine (the demo guest "
+                    "when --kernel is not given). Exits with status 0 when the guest "
+                    "powers off through RTAS.")
+    run.add_argument("--kernel", metavar="ELF", help="guest ELF (big or little endian)")
+    run.add_argument("--cpu", choices=sorted(CPU_MODELS), default="power9",
+                     help="CPU model (default power9)")
+    run.add_argument("--memory", "-m", type=_memory, default=256 << 20, metavar="SIZE",
+                     help="guest RAM, e.g. 256M or 1G (default 256M)")
+    run.add_argument("--serial", default="stdio", metavar="BACKEND",
+                     help="console backend: stdio (default), file:PATH or null")
+    run.add_argument("--max-instructions", type=_count, metavar="N",
+                     help="stop the guest (exit status 2) after N instructions")
+    run.add_argument("--worker-python", default=sys.executable, metavar="INTERPRETER",
+                     help="Python interpreter for the vCPU worker, e.g. pypy3")
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command != "run":
+        parser.print_help()
+        return 1
+    options = RunOptions(
+        boot=BootConfig(kernel=args.kernel, cpu=args.cpu, memory=args.memory),
+        serial=args.serial, max_instructions=args.max_instructions,
+        worker_python=args.worker_python)
+    try:
+        return run_guest(options)
+    except (GuestImageError, ConfigError) as e:
+        sys.stderr.write(f"ppcd: {e}\n")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

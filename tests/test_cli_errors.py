@@ -1,0 +1,53 @@
+"""Bad input to `ppcd run` gets one clear line and a non-zero exit, never a traceback."""
+
+import subprocess
+import sys
+
+import pytest
+
+
+def ppcd(*args, input=None):
+    return subprocess.run([sys.executable, "-m", "ppcd.cli", *args], capture_output=True,
+                          text=True, timeout=60, input=input)
+
+
+@pytest.mark.parametrize("kernel, message", [
+    ("/nonexistent/guest.elf", "cannot open kernel"),
+    ("/etc/hostname", "is not an ELF file"),
+    (sys.executable, "ppcd runs 64-bit PowerPC"),
+])
+def test_bad_kernel(kernel, message):
+    result = ppcd("run", "--kernel", kernel)
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_truncated_elf(tmp_path):
+    bad = tmp_path / "truncated.elf"
+    bad.write_bytes(b"\x7fELF\x02\x02\x01" + bytes(20))
+    result = ppcd("run", "--kernel", str(bad))
+    assert result.returncode == 1
+    assert "not a valid ELF" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("size", ["12Q", "lots", "1K", "0", "100T"])
+def test_bad_memory_size(size):
+    result = ppcd("run", "--memory", size)
+    assert result.returncode == 2
+    assert "--memory" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_serial_backend():
+    result = ppcd("run", "--serial", "carrier-pigeon")
+    assert result.returncode == 1
+    assert "unknown serial backend" in result.stderr
+
+
+def test_version():
+    result = ppcd("--version")
+    assert result.returncode == 0
+    assert result.stdout.startswith("ppcd ")
