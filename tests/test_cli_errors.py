@@ -51,3 +51,32 @@ def test_version():
     result = ppcd("--version")
     assert result.returncode == 0
     assert result.stdout.startswith("ppcd ")
+
+
+def test_segment_outside_ram(tmp_path):
+    from elfmaker import elf64
+    big = tmp_path / "big.elf"
+    # Loaded at 0x400000 with 20 MiB of BSS: more than 16 MiB of RAM holds.
+    big.write_bytes(elf64([(0, b"\x48\x00\x00\x00", 20 << 20)]))
+    result = ppcd("run", "--kernel", str(big), "--memory", "16M")
+    assert result.returncode == 1
+    assert "does not fit" in result.stderr or "past the device tree" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_wrong_architecture_elf(tmp_path):
+    from elfmaker import elf64
+    arm = tmp_path / "arm.elf"
+    arm.write_bytes(elf64([(0, b"\0" * 4, 4)], machine=183))   # EM_AARCH64
+    result = ppcd("run", "--kernel", str(arm))
+    assert result.returncode == 1
+    assert "EM_AARCH64" in result.stderr
+
+
+def test_relocatable_object_is_refused(tmp_path):
+    from elfmaker import elf64
+    obj = tmp_path / "guest.o"
+    obj.write_bytes(elf64([(0, b"\0" * 4, 4)], etype=1))
+    result = ppcd("run", "--kernel", str(obj))
+    assert result.returncode == 1
+    assert "not an executable" in result.stderr
