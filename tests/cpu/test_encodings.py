@@ -57,6 +57,8 @@ def _operands(insn, rng):
             values["TBR"] = rng.choice((268, 269))
         if insn.mnemonic == "lswi" and _string_load_overlaps(values):
             continue
+        if insn.mnemonic == "lswx" and values["RT"] in (values["RA"], values["RB"]):
+            continue   # GNU as refuses lswx whose target is an address register
         base = insn.mnemonic.rstrip(".")
         if base.endswith("u") or base.endswith("ux") or base in _UPDATE_LOADS:
             if "RA" in values and values["RA"] == 0:

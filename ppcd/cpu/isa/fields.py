@@ -140,3 +140,6 @@ _add(_split("SH6", ((30, 30), (16, 20))))           # MD/XS-form 6-bit shift
 _add(_split("MB6", ((26, 26), (21, 25))))           # MD-form mb
 _add(_split("ME6", ((26, 26), (21, 25))))           # MD-form me (same bits as mb)
 _add(_split("DX", ((16, 25), (11, 15), (31, 31)), signed=True))  # addpcis
+_add(_plain("CY", 21, 22))      # addex carry select (Z23-form)
+_add(_plain("CT", 7, 10))       # icbt cache level
+_add(_plain("B11", 11, 11))     # mfocrf/mtocrf: 1 selects the one-field form
