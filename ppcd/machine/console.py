@@ -16,17 +16,24 @@ class Console:
         self.out_fd = out_fd
         self.in_fd = in_fd
         self.pending = b""
+        self.dropped = 0           # output bytes nobody could take
         if in_fd is not None:
             os.set_blocking(in_fd, False)
 
     def write(self, data: bytes) -> None:
         if self.out_fd is None:
+            self.dropped += len(data)
             return
         while data:
             try:
                 written = os.write(self.out_fd, data)
             except BlockingIOError:
                 continue
+            except OSError:
+                # The reader went away (a closed pipe): the guest keeps running, output is dropped.
+                self.out_fd = None
+                self.dropped += len(data)
+                return
             data = data[written:]
 
     def read(self, limit: int) -> bytes:

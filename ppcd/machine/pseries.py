@@ -15,10 +15,10 @@ from .console import Console
 from .hypervisor import Hypervisor
 from .ram import GuestRAM
 
-# PVRs of the CPU models ppcd offers (QEMU's values for the same -cpu names).
+# PVRs of the CPU models ppcd offers: QEMU 7.2's for the same -cpu names (its device tree).
 CPU_MODELS = {
     "power8": ("POWER8", 0x004D0200),
-    "power9": ("POWER9", 0x004E1202),
+    "power9": ("POWER9", 0x004E1200),
     "power10": ("POWER10", 0x00800200),
 }
 

@@ -10,7 +10,7 @@ from ppcd.cpu.interpreter import Interpreter
 from ppcd.cpu.state import CPUState, GuestMemory
 
 CODE_BASE = 0x1000
-POWER9_PVR = 0x004E1202
+POWER9_PVR = 0x004E1200
 
 
 def make_cpu(ram_size: int = 1 << 20, msr: int = M.SF | M.FP | M.ME) -> CPUState:
