@@ -78,6 +78,8 @@ class CPUState:
         self.lpcr_ile = False      # interrupts taken little-endian (H_SET_MODE)
         self.dabr = 0
         self.dabrx = 0
+        self.cfar = 0              # address of the last taken branch or rfid (SPR 28)
+        self.hypervisor = None     # called as hypervisor(cpu) for sc 1 from privileged state
 
     # --- XER ---------------------------------------------------------------------------
     @property
