@@ -10,7 +10,7 @@ runs in until it turns on its MMU.
 from __future__ import annotations
 
 import struct
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 from . import msr as M
 from .interrupts import DataStorage, InstructionStorage
@@ -35,15 +35,19 @@ _LE = {n: struct.Struct("<" + c) for n, c in ((1, "B"), (2, "H"), (4, "I"), (8, 
 class GuestMemory:
     """What the CPU needs of guest RAM: a writable buffer and a dirty map (1 byte per page)."""
 
-    __slots__ = ("buf", "size", "dirty", "store_hooks")
+    __slots__ = ("buf", "size", "dirty", "store_hooks", "code", "code_written")
 
     def __init__(self, buf, size: int, dirty) -> None:
         self.buf = buf
         self.size = size
         self.dirty = dirty
-        # Called as hook(real_address, length) after every store; the translation cache
-        # (self-modifying code) and watchpoints register here.
+        # Called as hook(real_address, length) after every store (watchpoints).
         self.store_hooks: List = []
+        # Set by the translating engine: one byte per page, non-zero where translated code
+        # lives; a store there calls code_written(real_address, length). Two byte reads per
+        # store are cheaper than a hook call.
+        self.code: Optional[bytearray] = None
+        self.code_written: Optional[Callable[[int, int], None]] = None
 
 
 class CPUState:
@@ -71,7 +75,8 @@ class CPUState:
         self.icount = 0            # retired instructions: the virtual clock
         self.tb_offset = 0         # timebase = icount + tb_offset
         self.dec_expiry: Optional[int] = None   # icount at which DEC goes negative
-        self.dec_written = 0
+        self.dec_written = 0       # signed DEC value at dec_written_at
+        self.dec_bits = 32         # 56 with POWER9's large decrementer (LPCR[LD]=1)
         self.dec_written_at = 0
         self.pending_dec = False
         self.halted = False        # in H_CEDE, waiting for an interrupt
@@ -181,6 +186,9 @@ class CPUState:
             self.reserve = None
         for hook in self.mem.store_hooks:
             hook(ra, n)
+        code = self.mem.code
+        if code is not None and (code[ra >> PAGE_SHIFT] or code[(ra + n - 1) >> PAGE_SHIFT]):
+            self.mem.code_written(ra, n)
 
     def fetch(self, ea: int) -> int:
         """Instruction fetch at ea in the current byte order."""
@@ -197,14 +205,17 @@ class CPUState:
 
     @property
     def dec(self) -> int:
-        return (self.dec_written - (self.icount - self.dec_written_at)) & MASK32
+        """DEC as mfdec reads it: 32 bits, or sign-extended to 64 with the large decrementer."""
+        value = self.dec_written - (self.icount - self.dec_written_at)
+        return value & (MASK64 if self.dec_bits > 32 else MASK32)
 
     @dec.setter
     def dec(self, value: int) -> None:
-        value &= MASK32
-        self.dec_written = value
+        # The low dec_bits bits are taken as a signed value (Book III 9.3, LPCR[LD]).
+        sign = 1 << (self.dec_bits - 1)
+        signed = ((value & ((sign << 1) - 1)) ^ sign) - sign
+        self.dec_written = signed
         self.dec_written_at = self.icount
-        signed = value - (1 << 32) if value >> 31 else value
         if signed < 0:
             # Level-triggered on POWER9: a negative DEC keeps the exception pending.
             self.pending_dec = True

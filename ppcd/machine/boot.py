@@ -48,8 +48,8 @@ def prepare(config: BootConfig, ram: GuestRAM) -> GuestImage:
         raise GuestImageError(f"{image.path!r} ends at {image.end:#x}, past the device tree "
                               f"at {at:#x}: use a larger --memory")
     load_into(image, ram)
-    name, pvr = CPU_MODELS[config.cpu]
-    dtb = to_dtb(build_pseries_tree(ram.size, name, pvr))
+    model = CPU_MODELS[config.cpu]
+    dtb = to_dtb(build_pseries_tree(ram.size, model.name, model.pvr))
     if len(dtb) > FDT_AREA:
         raise GuestImageError("device tree too large")
     ram.write(at, dtb)

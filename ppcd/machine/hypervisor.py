@@ -113,6 +113,5 @@ class Hypervisor:
         return H_SUCCESS
 
     def rtas(self, cpu) -> int:
-        rtas_call(self.machine, cpu, cpu.gpr[4])
-        return H_SUCCESS
+        return H_SUCCESS if rtas_call(self.machine, cpu, cpu.gpr[4]) else H_PARAMETER
 

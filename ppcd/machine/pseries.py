@@ -6,7 +6,7 @@ this puts the vCPU in QEMU's entry state and runs it until the guest stops the m
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import NamedTuple, Optional
 
 from ppcd.cpu.interpreter import IDLE, Interpreter
 from ppcd.cpu.state import CPUState, GuestMemory
@@ -15,11 +15,17 @@ from .console import Console
 from .hypervisor import Hypervisor
 from .ram import GuestRAM
 
-# PVRs of the CPU models ppcd offers: QEMU 7.2's for the same -cpu names (its device tree).
+class CpuModel(NamedTuple):
+    name: str        # as the device tree spells it
+    pvr: int
+    dec_bits: int    # decrementer width: QEMU's pseries turns on the large decrementer on POWER9+
+
+
+# The CPU models ppcd offers, with QEMU 7.2's PVRs for the same -cpu names (its device tree).
 CPU_MODELS = {
-    "power8": ("POWER8", 0x004D0200),
-    "power9": ("POWER9", 0x004E1200),
-    "power10": ("POWER10", 0x00800200),
+    "power8": CpuModel("POWER8", 0x004D0200, 32),
+    "power9": CpuModel("POWER9", 0x004E1200, 56),
+    "power10": CpuModel("POWER10", 0x00800200, 56),
 }
 
 ENTRY_POINT = 0x400000
@@ -30,9 +36,10 @@ class Machine:
         self.ram = ram
         self.console = console
         self.rtc_offset = 0.0
-        _, pvr = CPU_MODELS[cpu_model]
+        model = CPU_MODELS[cpu_model]
         memory = GuestMemory(ram.ram, ram.size, ram.dirty)
-        self.cpu = CPUState(memory, pvr=pvr)
+        self.cpu = CPUState(memory, pvr=model.pvr)
+        self.cpu.dec_bits = model.dec_bits
         self.cpu.hypervisor = Hypervisor(self)
         self.engine = Interpreter(self.cpu)
 

@@ -296,3 +296,23 @@ def test_wait_halts():
     cpu = make_cpu()
     run(cpu, "wait")
     assert cpu.halted and cpu.pc == CODE_BASE + 4
+
+
+def test_large_decrementer_reads_back_56_bit_values():
+    """With LPCR[LD] (QEMU's pseries on POWER9) DEC is 56 bits, sign-extended on mfdec."""
+    cpu = make_cpu()
+    cpu.dec_bits = 56
+    cpu.dec = 0x7FFF_FFFF_FFFF
+    assert cpu.dec == 0x7FFF_FFFF_FFFF
+    assert not cpu.pending_dec
+    cpu.dec = 0x00FF_FFFF_FFFF_FFFF          # -1 in 56 bits
+    assert cpu.dec == 0xFFFF_FFFF_FFFF_FFFF
+    assert cpu.pending_dec
+
+
+def test_small_decrementer_is_32_bits():
+    cpu = make_cpu()
+    cpu.dec = 0x1_0000_0010
+    assert cpu.dec == 0x10
+    cpu.icount += 0x11
+    assert cpu.dec == 0xFFFF_FFFF

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Dict, List
 
-from . import branch, fixedpoint, floatingpoint, loadstore, system
+from . import branch, fixedpoint, floatingpoint, loadstore, system, vector
 from .table import Insn
 
 INSTRUCTIONS: List[Insn] = (branch.INSTRUCTIONS + fixedpoint.INSTRUCTIONS
                             + loadstore.INSTRUCTIONS + system.INSTRUCTIONS
-                            + floatingpoint.INSTRUCTIONS)
+                            + floatingpoint.INSTRUCTIONS + vector.INSTRUCTIONS)
 
 BY_MNEMONIC: Dict[str, Insn] = {}
 for _insn in INSTRUCTIONS:

@@ -143,3 +143,13 @@ _add(_split("DX", ((16, 25), (11, 15), (31, 31)), signed=True))  # addpcis
 _add(_plain("CY", 21, 22))      # addex carry select (Z23-form)
 _add(_plain("CT", 7, 10))       # icbt cache level
 _add(_plain("B11", 11, 11))     # mfocrf/mtocrf: 1 selects the one-field form
+# Floating-point control (Book I 4.6.10) and the vector facilities (Books I 6-7).
+_add(_plain("DRM", 18, 20))     # mffscdrni decimal rounding mode
+_add(_plain("RM", 19, 20))      # mffscrni binary rounding mode
+_add(_plain("VRT", 6, 10))      # VMX register of lxsd/lxssp
+_add(_plain("VRS", 6, 10))      # VMX register of stxsd/stxssp
+_add(_split("XT", ((31, 31), (6, 10))))            # XX1-form VSX target: TX || T
+_add(_split("XS", ((31, 31), (6, 10))))            # XX1-form VSX source: SX || S
+_add(_split("XTQ", ((28, 28), (6, 10))))           # DQ-form VSX target: TX || T (lxv)
+_add(_split("XSQ", ((28, 28), (6, 10))))           # DQ-form VSX source: SX || S (stxv)
+_add(_plain("DQ", 16, 27, signed=True, shift=4))

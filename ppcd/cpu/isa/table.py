@@ -18,12 +18,14 @@ from .fields import FIELDS
 XO_BITS: Dict[str, Tuple[int, int]] = {
     "X": (21, 30), "XL": (21, 30), "XFX": (21, 30), "XFL": (21, 30),
     "XO": (22, 30), "XS": (21, 29), "MD": (27, 29), "MDS": (27, 30),
-    "DS": (30, 31), "A": (26, 30), "VA": (26, 31), "DX": (26, 30),
+    "DS": (30, 31), "A": (26, 30), "VA": (26, 31), "DX": (26, 30), "DQ": (29, 31),
 }
-NO_XO_FORMS = ("D", "I", "B", "SC", "M")
+# "OPCODE" is a catch-all row: only the primary opcode is fixed (the rest is `ignore`d),
+# so it matches whatever no more specific row of that opcode does.
+NO_XO_FORMS = ("D", "I", "B", "SC", "M", "OPCODE")
 
 # Operand syntax tokens that are not plain field names.
-_MEMORY_OPERANDS = {"D(RA)": ("D", "RA"), "DS(RA)": ("DS", "RA")}
+_MEMORY_OPERANDS = {"D(RA)": ("D", "RA"), "DS(RA)": ("DS", "RA"), "DQ(RA)": ("DQ", "RA")}
 
 
 class Insn:
@@ -81,6 +83,11 @@ class Insn:
         for name, value in self.fixed.items():
             bits |= FIELDS[name].encode(value)
         return bits
+
+    @property
+    def catch_all(self) -> bool:
+        """A row covering a whole primary opcode: no assembler syntax of its own."""
+        return self.form == "OPCODE"
 
     def encode(self, *values: int) -> int:
         """Assemble this mnemonic from operand values given in assembler order."""

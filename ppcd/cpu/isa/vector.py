@@ -1,0 +1,86 @@
+"""Instruction table rows: the vector facilities, VMX (Book I chapter 6) and VSX (chapter 7).
+
+ppcd does not implement them yet, but their instructions must raise the right interrupt:
+Vector Unavailable or VSX Unavailable while MSR[VEC] or MSR[VSX] is 0 (the decoder checks the
+row's facility), and an illegal instruction otherwise. Primary opcodes 4 (VMX) and 60 (VSX)
+are covered whole by catch-all rows, which the decoder tries after every specific row (so the
+fixed-point maddhd/maddhdu/maddld of opcode 4 keep working); the VMX and VSX storage
+instructions of opcode 31, 57 and 61 and the VSX moves GCC emits have rows of their own.
+Opcode 61's DS-form xo 0 is stfdp, a floating-point instruction ppcd does not implement.
+"""
+
+from .table import row
+
+_UNIMPLEMENTED = "vector_unimplemented"
+_REST = 0x03FF_FFFF      # everything below the primary opcode
+
+
+def _vec(*args, **kwargs):
+    return row(*args, facility="vec", impl=_UNIMPLEMENTED, **kwargs)
+
+
+def _vsx(*args, **kwargs):
+    return row(*args, facility="vsx", impl=_UNIMPLEMENTED, **kwargs)
+
+
+INSTRUCTIONS = [
+    *_vec("vmx", 4, "OPCODE", ignore=_REST),
+    *_vsx("vsx", 60, "OPCODE", ignore=_REST),
+    # Book I 6.7 VMX load and store instructions
+    *_vec("lvebx", 31, "X", "VRT,RA,RB", xo=7),
+    *_vec("lvehx", 31, "X", "VRT,RA,RB", xo=39),
+    *_vec("lvewx", 31, "X", "VRT,RA,RB", xo=71),
+    *_vec("lvx", 31, "X", "VRT,RA,RB", xo=103),
+    *_vec("lvxl", 31, "X", "VRT,RA,RB", xo=359),
+    *_vec("stvebx", 31, "X", "VRS,RA,RB", xo=135),
+    *_vec("stvehx", 31, "X", "VRS,RA,RB", xo=167),
+    *_vec("stvewx", 31, "X", "VRS,RA,RB", xo=199),
+    *_vec("stvx", 31, "X", "VRS,RA,RB", xo=231),
+    *_vec("stvxl", 31, "X", "VRS,RA,RB", xo=487),
+    *_vec("lvsl", 31, "X", "VRT,RA,RB", xo=6),
+    *_vec("lvsr", 31, "X", "VRT,RA,RB", xo=38),
+    # Book I 7.6 VSX storage access instructions (XX1-form)
+    *_vsx("lxsiwzx", 31, "X", "XT,RA,RB", xo=12),
+    *_vsx("lxsiwax", 31, "X", "XT,RA,RB", xo=76),
+    *_vsx("lxvx", 31, "X", "XT,RA,RB", xo=268),
+    *_vsx("lxvl", 31, "X", "XT,RA,RB", xo=269),
+    *_vsx("lxvll", 31, "X", "XT,RA,RB", xo=301),
+    *_vsx("lxvdsx", 31, "X", "XT,RA,RB", xo=332),
+    *_vsx("lxvwsx", 31, "X", "XT,RA,RB", xo=364),
+    *_vsx("lxsspx", 31, "X", "XT,RA,RB", xo=524),
+    *_vsx("lxsdx", 31, "X", "XT,RA,RB", xo=588),
+    *_vsx("lxvw4x", 31, "X", "XT,RA,RB", xo=780),
+    *_vsx("lxsibzx", 31, "X", "XT,RA,RB", xo=781),
+    *_vsx("lxvh8x", 31, "X", "XT,RA,RB", xo=812),
+    *_vsx("lxsihzx", 31, "X", "XT,RA,RB", xo=813),
+    *_vsx("lxvd2x", 31, "X", "XT,RA,RB", xo=844),
+    *_vsx("lxvb16x", 31, "X", "XT,RA,RB", xo=876),
+    *_vsx("stxsiwx", 31, "X", "XS,RA,RB", xo=140),
+    *_vsx("stxvx", 31, "X", "XS,RA,RB", xo=396),
+    *_vsx("stxvl", 31, "X", "XS,RA,RB", xo=397),
+    *_vsx("stxvll", 31, "X", "XS,RA,RB", xo=429),
+    *_vsx("stxsspx", 31, "X", "XS,RA,RB", xo=652),
+    *_vsx("stxsdx", 31, "X", "XS,RA,RB", xo=716),
+    *_vsx("stxvw4x", 31, "X", "XS,RA,RB", xo=908),
+    *_vsx("stxsibx", 31, "X", "XS,RA,RB", xo=909),
+    *_vsx("stxvh8x", 31, "X", "XS,RA,RB", xo=940),
+    *_vsx("stxsihx", 31, "X", "XS,RA,RB", xo=941),
+    *_vsx("stxvd2x", 31, "X", "XS,RA,RB", xo=972),
+    *_vsx("stxvb16x", 31, "X", "XS,RA,RB", xo=1004),
+    # Book I 7.6 VSX DS- and DQ-form storage access
+    *_vsx("lxsd", 57, "DS", "VRT,DS(RA)", xo=2),
+    *_vsx("lxssp", 57, "DS", "VRT,DS(RA)", xo=3),
+    *_vsx("stxsd", 61, "DS", "VRS,DS(RA)", xo=2),
+    *_vsx("stxssp", 61, "DS", "VRS,DS(RA)", xo=3),
+    *_vsx("lxv", 61, "DQ", "XTQ,DQ(RA)", xo=1),
+    *_vsx("stxv", 61, "DQ", "XSQ,DQ(RA)", xo=5),
+    # Book I 7.6 VSX move to and from GPR (XX1-form)
+    *_vsx("mfvsrd", 31, "X", "RA,XS", xo=51),
+    *_vsx("mfvsrwz", 31, "X", "RA,XS", xo=115),
+    *_vsx("mfvsrld", 31, "X", "RA,XS", xo=307),
+    *_vsx("mtvsrd", 31, "X", "XT,RA", xo=179),
+    *_vsx("mtvsrwa", 31, "X", "XT,RA", xo=211),
+    *_vsx("mtvsrwz", 31, "X", "XT,RA", xo=243),
+    *_vsx("mtvsrws", 31, "X", "XT,RA", xo=403),
+    *_vsx("mtvsrdd", 31, "X", "XT,RA,RB", xo=435),
+]
