@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from typing import NamedTuple, Optional
 
+from ppcd.cpu.engine_lockstep import Lockstep
 from ppcd.cpu.interpreter import IDLE, Interpreter
 from ppcd.cpu.state import CPUState, GuestMemory
+from ppcd.cpu.translator import Translator
 
 from .console import Console
 from .hypervisor import Hypervisor
 from .ram import GuestRAM
+
 
 class CpuModel(NamedTuple):
     name: str        # as the device tree spells it
@@ -30,9 +33,13 @@ CPU_MODELS = {
 
 ENTRY_POINT = 0x400000
 
+# Execution engines: the translator (default), the reference interpreter, and both in lockstep.
+ENGINES = {"translate": Translator, "interp": Interpreter, "lockstep": Lockstep}
+
 
 class Machine:
-    def __init__(self, ram: GuestRAM, cpu_model: str, console: Console) -> None:
+    def __init__(self, ram: GuestRAM, cpu_model: str, console: Console,
+                 engine: str = "translate") -> None:
         self.ram = ram
         self.console = console
         self.rtc_offset = 0.0
@@ -41,7 +48,9 @@ class Machine:
         self.cpu = CPUState(memory, pvr=model.pvr)
         self.cpu.dec_bits = model.dec_bits
         self.cpu.hypervisor = Hypervisor(self)
-        self.engine = Interpreter(self.cpu)
+        if engine not in ENGINES:
+            raise ValueError(f"unknown engine {engine!r}: use one of {', '.join(ENGINES)}")
+        self.engine = ENGINES[engine](self.cpu)
 
     def reset_cpu(self, fdt_address: int) -> None:
         """QEMU's entry state: 32-bit big-endian real mode at 0x400000, r3 = device tree."""

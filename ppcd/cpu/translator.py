@@ -1,0 +1,558 @@
+"""The translating engine: guest code compiled to Python functions, one per trace.
+
+A unit is a trace of up to MAX_UNIT instructions starting at one address: it runs on through
+conditional branches (leaving early when one is taken) and follows direct unconditional
+branches and calls; a conditional branch back to the start becomes a `while` loop inside the
+unit. The unit's source keeps GPRs, CR, LR and CTR in locals (written back at every exit and
+before any call into a semantic function), uses the code templates of translator_templates
+for the hot instructions and calls the interpreter's semantic functions, pre-decoded, for the
+rest. Units are cached by (MSR mode bits, address) and compiled once.
+
+Exactness, the interpreter being the reference:
+- the virtual clock: a unit runs only if it cannot pass the instruction budget or the next
+  decrementer event; near one, the interpreter steps. Loops re-check before every iteration.
+- an interrupt raised in a unit leaves the state the interpreter leaves: earlier instructions'
+  registers written back, cia/pc/icount those of the faulting instruction (`k` tracks it).
+- instructions that change the MSR, the decrementer or the idle state end a unit, so the
+  dispatcher sees every new mode and timer event before the next instruction.
+- self-modifying code: GuestMemory.code marks pages holding translated code; a store there
+  invalidates the units whose bytes it overlaps and ends the running unit after the store.
+  A unit invalidated by a store that left its bytes unchanged is revalidated, not rebuilt;
+  one whose code keeps changing is run by the interpreter from then on.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Callable, Dict, List, Optional, Set, Tuple
+
+from . import msr as M
+from .interpreter import IDLE, LIMIT, Interpreter
+from .interrupts import DataStorage, Interrupt, deliver
+from .state import MASK32, MASK64, PAGE_SHIFT, REAL_ADDRESS_MASK, CPUState
+from .translator_templates import BRANCHES, TEMPLATES
+
+# MSR bits a translation depends on: templates bake in SF (widths) and LE (byte order);
+# PR and the facility bits decide the decoder's guards.
+MODE_BITS = M.SF | M.LE | M.PR | M.FP | M.VEC | M.VSX
+MAX_UNIT = 48          # instructions per trace
+MAX_PAGES = 4          # pages one trace may span
+RETRANSLATE_LIMIT = 8  # translations of one address before its code counts as volatile
+
+# Semantic functions that may change the MSR, the decrementer, the idle state or the next
+# address: the unit ends after them so the dispatcher sees the change.
+TERMINATORS = frozenset({"sc", "rfid", "mtmsr", "mtmsrd", "mtspr", "wait", "stop",
+                         "b", "bc", "bclr", "bcctr", "bctar"})
+
+_CACHED_SPECIAL = ("cr", "lr", "ctr")
+
+
+class CodeWritten(Exception):
+    """A store in a unit overwrote translated code: the unit ends after that instruction."""
+
+
+def _unreserve(cpu: CPUState, ra: int, n: int) -> None:
+    """A store overlapping the reservation clears it (as CPUState._stored)."""
+    reserve = cpu.reserve
+    if reserve is not None and ra < reserve + cpu.reserve_len and reserve < ra + n:
+        cpu.reserve = None
+
+
+def _call_hooks(hooks: list, ra: int, n: int) -> None:
+    for hook in hooks:
+        hook(ra, n)
+
+
+def _struct_names() -> Dict[str, Callable]:
+    names: Dict[str, Callable] = {}
+    for size, letter in ((1, "B"), (2, "H"), (4, "I"), (8, "Q")):
+        for order, prefix in (("b", ">"), ("l", "<")):
+            fmt = struct.Struct(prefix + letter)
+            names[f"_u{size}{order}"] = fmt.unpack_from
+            names[f"_p{size}{order}"] = fmt.pack_into
+    return names
+
+
+# What generated code sees as globals.
+_GLOBALS = {"DataStorage": DataStorage, "Interrupt": Interrupt, "deliver": deliver,
+            "CodeWritten": CodeWritten, "_unreserve": _unreserve, "_call_hooks": _call_hooks,
+            **_struct_names()}
+
+
+class Emitter:
+    """What a template needs while one instruction is translated: local names, mode, helpers."""
+
+    def __init__(self, sf: bool, le: bool, mem_size: int) -> None:
+        self.sf = sf
+        self.le = le
+        self.mem_size = mem_size
+        self.ea_mask = MASK64 if sf else MASK32
+        self.used: Set[str] = set()       # cached registers the unit reads or writes
+        self.written: Set[str] = set()    # cached registers the unit writes
+        self.cia = 0
+        self.nia = 0
+        self.faulting = False             # this instruction can raise (storage access)
+
+    def start(self, cia: int) -> None:
+        self.cia = cia
+        self.nia = (cia + 4) & self.ea_mask
+        self.faulting = False
+
+    def r(self, n: int) -> str:
+        name = f"r{n}"
+        self.used.add(name)
+        return name
+
+    def w(self, n: int) -> str:
+        name = self.r(n)
+        self.written.add(name)
+        return name
+
+    def ra0(self, n: int) -> str:
+        """(RA|0): the register, or 0 for r0."""
+        return self.r(n) if n else "0"
+
+    def special_r(self, name: str) -> str:
+        self.used.add(name)
+        return name
+
+    def special_w(self, name: str) -> str:
+        self.written.add(name)
+        return self.special_r(name)
+
+    def cr_r(self) -> str:
+        return self.special_r("cr")
+
+    def cr_w(self) -> str:
+        return self.special_w("cr")
+
+    def record(self, var: str) -> str:
+        """CR0 from a result (Rc=1), as CPUState.record: the mode's width, then SO."""
+        cr = self.cr_w()
+        if self.sf:
+            return (f"{cr} = (cr & 0x0FFFFFFF) | "
+                    f"(((8 if {var} >> 63 else 4 if {var} else 2) | cpu.so) << 28)")
+        return (f"u = {var} & {MASK32}\n{cr} = (cr & 0x0FFFFFFF) | "
+                f"(((8 if u >> 31 else 4 if u else 2) | cpu.so) << 28)")
+
+    def effective_address(self, ra: int, offset: str) -> str:
+        base = self.ra0(ra)
+        if base == "0":
+            return f"ea = {offset} & {self.ea_mask}"
+        return f"ea = ({base} + {offset}) & {self.ea_mask}"
+
+    def translate_real(self, size: int, store: bool) -> List[str]:
+        """`a` = the real address of `ea`, or a data storage interrupt (CPUState._real)."""
+        self.faulting = True
+        lines = [f"a = ea & {REAL_ADDRESS_MASK}" if self.sf else "a = ea"]
+        lines.append(f"if a > {self.mem_size - size}: raise DataStorage(ea, {store})")
+        return lines
+
+    def _order(self, reverse: bool) -> str:
+        return "l" if self.le != reverse else "b"
+
+    def unpacker(self, size: int, reverse: bool) -> str:
+        return f"_u{size}{self._order(reverse)}"
+
+    def packer(self, size: int, reverse: bool) -> str:
+        return f"_p{size}{self._order(reverse)}"
+
+    def stored(self, size: int) -> List[str]:
+        """After a store of `size` bytes at `a`: what CPUState._stored does, then the SMC check."""
+        last = f"(a + {size - 1}) >> {PAGE_SHIFT}"
+        lines = [f"dirty[a >> {PAGE_SHIFT}] = 1"]
+        code_test = f"code[a >> {PAGE_SHIFT}]"
+        if size > 1:
+            lines.append(f"dirty[{last}] = 1")
+            code_test += f" or code[{last}]"
+        lines += ["if cpu.reserve is not None: _unreserve(cpu, a, %d)" % size,
+                  "if hooks: _call_hooks(hooks, a, %d)" % size,
+                  f"if {code_test}:",
+                  f"    code_written(a, {size})",
+                  "    if eng.code_hit: raise CodeWritten"]
+        return lines
+
+
+class Unit:
+    """One translated trace: `run(cpu, limit)` executes it; `length` bounds its instructions."""
+
+    __slots__ = ("run", "length", "mode", "pc", "ranges", "source")
+
+    def __init__(self, run: Callable, length: int, mode: int, pc: int,
+                 ranges: List[Tuple[int, int]], source: List[bytes]) -> None:
+        self.run = run
+        self.length = length
+        self.mode = mode
+        self.pc = pc
+        self.ranges = ranges      # real-address [start, end) runs of the guest code
+        self.source = source      # their bytes when translated
+
+
+class _Entry:
+    """One instruction of a trace being built."""
+
+    __slots__ = ("address", "fn", "op", "impl", "role", "target")
+
+    def __init__(self, address: int, fn: Callable, op, impl: str) -> None:
+        self.address = address
+        self.fn = fn
+        self.op = op
+        self.impl = impl
+        self.role = "plain"       # "follow": taken branch the trace follows; "loop": back edge
+        self.target = 0
+
+
+def _indent(code: str, depth: int) -> List[str]:
+    pad = "    " * depth
+    return [pad + line for line in code.split("\n")]
+
+
+class Translator:
+    """The engine: run(budget) like Interpreter.run, with translated units."""
+
+    def __init__(self, cpu: CPUState) -> None:
+        self.cpu = cpu
+        self.interp = Interpreter(cpu)
+        mem = cpu.mem
+        self.code = bytearray((mem.size >> PAGE_SHIFT) + 1)
+        mem.code = self.code
+        mem.code_written = self._code_written
+        self.units: Dict[int, Dict[int, Unit]] = {}
+        self.page_units: Dict[int, List[Unit]] = {}
+        self.stale: Dict[Tuple[int, int], Unit] = {}
+        self.translations: Dict[Tuple[int, int], int] = {}
+        self.volatile: Set[Tuple[int, int]] = set()
+        self.code_hit = False
+        self.compiled = 0
+
+    # --- running ---------------------------------------------------------------------------
+    def step(self) -> None:
+        self.interp.run(1)
+
+    def run(self, budget: int, once: bool = False) -> Optional[str]:
+        """Run up to `budget` instructions. Returns LIMIT, IDLE, or raises MachineStop.
+
+        With `once`, return after one dispatch: a unit, interpreter steps or a timer event
+        (lockstep compares the state there).
+        """
+        cpu = self.cpu
+        end = cpu.icount + budget
+        units = self.units
+        while True:
+            ic = cpu.icount
+            if ic >= end:
+                return LIMIT
+            expiry = cpu.dec_expiry
+            if cpu.pending_dec or cpu.halted or (expiry is not None and ic >= expiry):
+                outcome = self._events(end)
+                if outcome is not None:
+                    if outcome == IDLE or once:
+                        return outcome
+                    continue
+                ic = cpu.icount
+                expiry = cpu.dec_expiry
+            limit = end if expiry is None or expiry > end else expiry
+            table = units.get(cpu.msr & MODE_BITS)
+            unit = table.get(cpu.pc) if table is not None else None
+            if unit is None:
+                unit = self._unit_for(cpu.pc, cpu.msr & MODE_BITS)
+            if ic + unit.length > limit:
+                self.interp.run(limit - ic)
+                self.code_hit = False
+            else:
+                unit.run(cpu, limit)
+            if once:
+                return None
+
+    def _events(self, end: int) -> Optional[str]:
+        """The interpreter's timer and idle handling at an instruction boundary.
+
+        Returns IDLE, "again" when the clock or the pc moved, or None to go on executing.
+        """
+        cpu = self.cpu
+        take_timer = self.interp._take_timer
+        if cpu.pending_dec or (cpu.dec_expiry is not None and cpu.icount >= cpu.dec_expiry):
+            if take_timer(cpu):
+                return "again"
+        if cpu.halted:
+            if not cpu.msr & M.EE or (cpu.dec_expiry is None and not cpu.pending_dec):
+                return IDLE
+            if not cpu.pending_dec:
+                # Idle: the virtual clock jumps straight to the next timer event.
+                cpu.icount = max(cpu.icount, min(cpu.dec_expiry, end))
+            take_timer(cpu)
+            return "again"
+        return None
+
+    # --- the cache -------------------------------------------------------------------------
+    def _unit_for(self, pc: int, mode: int) -> Unit:
+        key = (mode, pc)
+        unit = self.stale.pop(key, None)
+        if unit is not None and not self._still_valid(unit):
+            unit = None
+        if unit is None:
+            if key in self.volatile:
+                return self._interpreted(pc, mode)
+            count = self.translations.get(key, 0) + 1
+            self.translations[key] = count
+            if count > RETRANSLATE_LIMIT:
+                self.volatile.add(key)
+                return self._interpreted(pc, mode)
+            unit = self._translate(pc, mode)
+            if unit is None:
+                return self._interpreted(pc, mode)
+        self.units.setdefault(mode, {})[pc] = unit
+        for start, end in unit.ranges:
+            for page in range(start >> PAGE_SHIFT, ((end - 1) >> PAGE_SHIFT) + 1):
+                self.page_units.setdefault(page, []).append(unit)
+                self.code[page] = 1
+        return unit
+
+    def _still_valid(self, unit: Unit) -> bool:
+        buf = self.cpu.mem.buf
+        return all(buf[s:e] == saved for (s, e), saved in zip(unit.ranges, unit.source))
+
+    def _interpreted(self, pc: int, mode: int) -> Unit:
+        """A stand-in unit for code that cannot be or should not be translated: one step."""
+        interp = self.interp
+
+        def run(cpu: CPUState, limit: int) -> None:
+            interp.run(1)
+            self.code_hit = False
+        return Unit(run, 1, mode, pc, [], [])
+
+    def _code_written(self, ra: int, n: int) -> None:
+        """A store hit a page holding code: drop the units whose bytes it overlaps."""
+        end = ra + n
+        for page in range(ra >> PAGE_SHIFT, ((end - 1) >> PAGE_SHIFT) + 1):
+            units = self.page_units.get(page)
+            if not units:
+                continue
+            keep = []
+            for unit in units:
+                if any(s < end and ra < e for s, e in unit.ranges):
+                    self._drop(unit)
+                    self.code_hit = True
+                elif self.units.get(unit.mode, {}).get(unit.pc) is unit:
+                    keep.append(unit)
+            self.page_units[page] = keep
+            self.code[page] = 1 if keep else 0
+
+    def _drop(self, unit: Unit) -> None:
+        table = self.units.get(unit.mode)
+        if table is not None and table.get(unit.pc) is unit:
+            del table[unit.pc]
+            self.stale[(unit.mode, unit.pc)] = unit
+
+    def invalidate_all(self) -> None:
+        """Forget every translation (guest RAM was rewritten from outside the vCPU)."""
+        self.units.clear()
+        self.page_units.clear()
+        self.stale.clear()
+        self.code[:] = bytes(len(self.code))
+
+    # --- translation -----------------------------------------------------------------------
+    def _fetch(self, pc: int, le: bool) -> Optional[int]:
+        ra = pc & REAL_ADDRESS_MASK
+        if ra + 4 > self.cpu.mem.size:
+            return None
+        return int.from_bytes(self.cpu.mem.buf[ra:ra + 4], "little" if le else "big")
+
+    def _trace(self, pc: int, mode: int) -> List[_Entry]:
+        le = bool(mode & M.LE)
+        mask = MASK64 if mode & M.SF else MASK32
+        lookup = self.interp.lookup
+        entries: List[_Entry] = []
+        pages = set()
+        head = pc
+        while len(entries) < MAX_UNIT:
+            page = (pc & REAL_ADDRESS_MASK) >> PAGE_SHIFT
+            if page not in pages and len(pages) == MAX_PAGES:
+                break
+            word = self._fetch(pc, le)
+            if word is None:
+                break
+            pages.add(page)
+            fn, op = lookup(word)
+            impl = op.insn.impl if op is not None else "illegal"
+            entry = _Entry(pc, fn, op, impl)
+            entries.append(entry)
+            if impl in ("b", "bc"):
+                target = (op.LI if impl == "b" else op.BD) + (0 if op.word & 2 else pc)
+                entry.target = target & mask
+                always = impl == "b" or op.BO & 0x14 == 0x14
+                if entry.target == head:
+                    entry.role = "loop"
+                    if always:
+                        break
+                elif always:
+                    entry.role = "follow"
+                    pc = entry.target
+                    continue
+            elif impl in TERMINATORS or op is None:
+                break
+            pc = (pc + 4) & mask
+        return entries
+
+    def _translate(self, pc: int, mode: int) -> Optional[Unit]:
+        entries = self._trace(pc, mode)
+        if not entries:
+            return None
+        source, fns, ops = self._generate(entries, mode)
+        namespace: Dict[str, object] = {}
+        exec(compile(source, f"<unit {pc:#x}>", "exec"), dict(_GLOBALS), namespace)
+        mem = self.cpu.mem
+        run = namespace["make"](mem.buf, mem.dirty, mem.code, mem.store_hooks,
+                                mem.code_written, self, fns, ops)
+        self.compiled += 1
+        ranges = _ranges([e.address & REAL_ADDRESS_MASK for e in entries])
+        return Unit(run, len(entries), mode, pc, ranges,
+                    [bytes(mem.buf[s:e]) for s, e in ranges])
+
+    def _generate(self, entries: List[_Entry], mode: int) -> Tuple[str, list, list]:
+        """Python source of a unit, and the semantic functions and operands it calls."""
+        em = Emitter(bool(mode & M.SF), bool(mode & M.LE), self.cpu.mem.size)
+        n = len(entries)
+        loop = any(e.role == "loop" for e in entries)
+        depth = 4 if loop else 3
+        body: List[str] = []
+        fns: list = []
+        ops: list = []
+        fallbacks: List[int] = []     # indexes whose semantic function is called
+
+        def exit_code(count: int, pc_expr: str, cia: int, taken: bool) -> List[str]:
+            lines = ["@FLUSH@", f"cpu.pc = {pc_expr}", f"cpu.cia = {cia}"]
+            if taken:
+                lines.append(f"cpu.cfar = {cia}")
+            lines += [f"cpu.icount = ic + {count}", "return"]
+            return lines
+
+        for i, e in enumerate(entries):
+            em.start(e.address)
+            last = i == n - 1
+            tmpl = TEMPLATES.get(e.impl) if e.op is not None and not _guarded(e.op) else None
+            code = tmpl(em, e.op) if tmpl is not None else None
+            if code is not None:
+                if em.faulting:
+                    body += _indent(f"k = {i}", depth)
+                body += _indent(code, depth)
+                if last:
+                    body += _indent("\n".join(exit_code(i + 1, str(em.nia), e.address, False)),
+                                    depth)
+                continue
+            btmpl = BRANCHES.get(e.impl) if e.op is not None else None
+            described = btmpl(em, e.op) if btmpl is not None else None
+            if described is not None:
+                pre, cond, target = described
+                if pre:
+                    body += _indent(pre, depth)
+                body += self._branch(e, i, n, cond, target, em, depth, exit_code)
+                continue
+            # A call into the semantics: registers written back before, re-read after.
+            fallbacks.append(i)
+            fns.append(e.fn)
+            ops.append(e.op)
+            slot = len(fns) - 1
+            body += _indent("\n".join([
+                f"k = {i}", f"cpu.cia = {e.address}", f"cpu.pc = {em.nia}",
+                f"cpu.icount = ic + {i}", "@FLUSH@", f"f{slot}(cpu, o{slot})"]), depth)
+            if last:
+                body += _indent("\n".join([f"cpu.icount = ic + {i + 1}", "return"]), depth)
+            else:
+                body += _indent("@RELOAD@\nif eng.code_hit: raise CodeWritten", depth)
+
+        written = sorted(em.written)
+        used = sorted(em.used | em.written)
+        flush = [_store(name) for name in written]
+        reload = [_load(name) for name in used]
+        lines = ["def make(buf, dirty, code, hooks, code_written, eng, fns, ops):"]
+        for slot in range(len(fns)):
+            lines.append(f"    f{slot} = fns[{slot}]; o{slot} = ops[{slot}]")
+        addresses = tuple(e.address for e in entries)
+        lines.append(f"    A = {addresses!r}")
+        lines.append(f"    FB = {tuple(i in fallbacks for i in range(n))!r}")
+        lines.append("    def unit(cpu, limit):")
+        lines.append("        gpr = cpu.gpr")
+        lines += ["        " + _load(name) for name in used]
+        lines += ["        ic = cpu.icount", "        k = 0", "        try:"]
+        if loop:
+            lines.append("            while True:")
+        for line in body:
+            stripped = line.strip()
+            pad = line[:len(line) - len(line.lstrip())]
+            if stripped == "@FLUSH@":
+                lines += [pad + x for x in flush]
+            elif stripped == "@RELOAD@":
+                lines += [pad + x for x in reload]
+            else:
+                lines.append(line)
+        mask = MASK64 if mode & M.SF else MASK32
+        lines.append("        except Interrupt as exc:")
+        if flush:
+            lines.append("            if not FB[k]:")
+            lines += ["                " + x for x in flush]
+        lines += ["            a = A[k]", "            cpu.cia = a",
+                  f"            cpu.pc = (a + 4) & {mask}",
+                  "            deliver(cpu, exc)", "            cpu.icount = ic + k + 1",
+                  "        except CodeWritten:", "            eng.code_hit = False"]
+        lines += ["            " + x for x in flush]
+        lines += ["            a = A[k]", "            cpu.cia = a",
+                  f"            cpu.pc = (a + 4) & {mask}", "            cpu.icount = ic + k + 1",
+                  "    return unit", ""]
+        return "\n".join(lines), fns, ops
+
+    def _branch(self, e: _Entry, i: int, n: int, cond: Optional[str], target,
+                em: Emitter, depth: int, exit_code) -> List[str]:
+        """The code after a branch's condition: a side exit, the loop's back edge, or the end."""
+        last = i == n - 1
+        out: List[str] = []
+        if e.role == "loop":
+            edge = [f"cpu.cfar = {e.address}", f"ic += {i + 1}",
+                    f"if ic + {n} <= limit: continue",
+                    *exit_code(0, str(e.target), e.address, False)]
+            if cond is None:
+                return _indent("\n".join(edge), depth)
+            out += _indent(f"if {cond}:", depth) + _indent("\n".join(edge), depth + 1)
+            if last:
+                out += _indent("\n".join(exit_code(i + 1, str(em.nia), e.address, False)), depth)
+            return out
+        if e.role == "follow":
+            if last:
+                return _indent("\n".join(exit_code(i + 1, str(target), e.address, True)), depth)
+            return _indent(f"cpu.cfar = {e.address}", depth)
+        pc_expr = str(target) if isinstance(target, int) else target
+        taken = exit_code(i + 1, pc_expr, e.address, True)
+        if cond is None:
+            return _indent("\n".join(taken), depth)
+        out += _indent(f"if {cond}:", depth) + _indent("\n".join(taken), depth + 1)
+        if last:
+            out += _indent("\n".join(exit_code(i + 1, str(em.nia), e.address, False)), depth)
+        return out
+
+
+def _guarded(op) -> bool:
+    """Whether the decoder wraps this instruction in privilege or facility checks."""
+    return bool(op.insn.priv or op.insn.facility)
+
+
+def _load(name: str) -> str:
+    if name in _CACHED_SPECIAL:
+        return f"{name} = cpu.{name}"
+    return f"{name} = gpr[{name[1:]}]"
+
+
+def _store(name: str) -> str:
+    if name in _CACHED_SPECIAL:
+        return f"cpu.{name} = {name}"
+    return f"gpr[{name[1:]}] = {name}"
+
+
+def _ranges(addresses: List[int]) -> List[Tuple[int, int]]:
+    """Contiguous [start, end) runs covering 4-byte instructions at these real addresses."""
+    runs: List[Tuple[int, int]] = []
+    for a in sorted(set(addresses)):
+        if runs and runs[-1][1] == a:
+            runs[-1] = (runs[-1][0], a + 4)
+        else:
+            runs.append((a, a + 4))
+    return runs
