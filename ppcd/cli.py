@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+import inspect
 import sys
 from typing import List, Optional
 
@@ -10,7 +12,7 @@ from . import __version__
 from .daemon import ConfigError, RunOptions, run_guest
 from .machine.boot import BootConfig
 from .machine.elfload import GuestImageError
-from .machine.pseries import CPU_MODELS
+from .machine.pseries import CPU_MODELS, Machine
 from .machine.ram import parse_size
 
 
@@ -52,10 +54,34 @@ def build_parser() -> argparse.ArgumentParser:
                      help="stop the guest (exit status 2) after N instructions")
     run.add_argument("--worker-python", default=sys.executable, metavar="INTERPRETER",
                      help="Python interpreter for the vCPU worker, e.g. pypy3")
+    if "engine" in inspect.signature(Machine).parameters:
+        run.add_argument("--engine", choices=("interp", "translate", "lockstep"),
+                         help="execution engine of the vCPU")
+    run.add_argument("--qmp", action="append", default=[], metavar="ADDRESS",
+                     help="serve QMP on unix:PATH or tcp:HOST:PORT (repeatable)")
+    run.add_argument("-S", dest="start_paused", action="store_true",
+                     help="do not start the vCPU: wait for the QMP command cont")
+    run.add_argument("--name", help="the VM's name, as query-name reports it")
+    commands.add_parser("bench", add_help=False, help="run the engine benchmarks")
     return parser
 
 
+def _bench(argv: List[str]) -> int:
+    try:
+        bench = importlib.import_module(".bench", __package__)
+    except ModuleNotFoundError as e:
+        if e.name != f"{__package__}.bench":
+            raise
+        sys.stderr.write("ppcd: the bench subcommand is not available in this build\n")
+        return 1
+    return bench.main(argv)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv[:1] == ["bench"]:
+        return _bench(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command != "run":
@@ -64,7 +90,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     options = RunOptions(
         boot=BootConfig(kernel=args.kernel, cpu=args.cpu, memory=args.memory),
         serial=args.serial, max_instructions=args.max_instructions,
-        worker_python=args.worker_python)
+        worker_python=args.worker_python, engine=getattr(args, "engine", None),
+        qmp=args.qmp, start_paused=args.start_paused, name=args.name)
     try:
         return run_guest(options)
     except (GuestImageError, ConfigError) as e:

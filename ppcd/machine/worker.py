@@ -1,46 +1,229 @@
 """Entry point of the vCPU worker process: `python -m ppcd.machine.worker CONFIG`.
 
-CONFIG is JSON written by the control process: the inherited memfds of guest RAM and the
-dirty map, the CPU model, the entry state and the console descriptors. The worker imports
-only the standard library and ppcd's CPU and machine code so it can run under PyPy.
+CONFIG is JSON written by the control process: the inherited memfds of guest RAM, the dirty
+map and the attention flag, the control channel's socket, the CPU model, the entry state and
+the console descriptors. The worker imports only the standard library and ppcd's CPU and
+machine code so it can run under PyPy (Python 3.9).
 
-Exit status: 0 guest powered off, 2 guest stopped for good (reason on stderr, one line),
-3 guest asked for a reboot.
+The worker starts stopped and obeys requests on the control channel (ppcd/control.py). While
+the vCPU runs it executes slices of SLICE instructions and looks at the attention flag between
+slices; while it is stopped it blocks on the channel.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import select
+import signal
+import socket
 import sys
+import traceback
+from typing import Any, Callable, Dict, List, Optional
 
-from ppcd.cpu.interpreter import MachineStop
+from ppcd import control
+from ppcd.cpu.interpreter import IDLE, MachineStop
+from ppcd.cpu.spr import SPRS
 
 from .console import Console
 from .pseries import Machine
 from .ram import GuestRAM
+from .rtas import REBOOT_STATUS
 
-EXIT_GUEST_STOPPED = 2
+# Instructions between two looks at the attention flag: about 10 ms under CPython's
+# interpreter, well under a millisecond under PyPy; a stop is answered within one slice.
+SLICE = 10_000
+
+# Plain integer registers, by their CPUState attribute (xer and dec are composed properties).
+SCALAR_REGISTERS = ("pc", "msr", "cr", "xer", "lr", "ctr", "tar", "fpscr", "cfar", "dec",
+                    "icount", "tb_offset", "pvr", "pir", "dabr", "dabrx")
+VECTOR_REGISTERS = ("gpr", "fpr")
 
 
-def main(argv: list) -> int:
-    config = json.loads(argv[1])
-    ram = GuestRAM(config["ram_size"], config["ram_fd"], config["dirty_fd"])
-    console = Console(config.get("console_out_fd"), config.get("console_in_fd"))
-    machine = Machine(ram, config["cpu"], console)
-    machine.reset_cpu(config["fdt_address"])
-    limit = config.get("max_instructions")
+class _Quit(Exception):
+    pass
+
+
+def get_registers(cpu) -> Dict[str, Any]:
+    """All architected state: GPRs, FPRs, the scalar registers and every SPR by number."""
+    registers: Dict[str, Any] = {name: getattr(cpu, name) for name in SCALAR_REGISTERS}
+    for name in VECTOR_REGISTERS:
+        registers[name] = list(getattr(cpu, name))
+    registers["spr"] = {str(n): spr.read(cpu) & spr.mask for n, spr in SPRS.items()}
+    registers["reserve"] = cpu.reserve
+    return registers
+
+
+def set_registers(cpu, registers: Dict[str, Any]) -> None:
+    """Change the registers named (same names as get_registers); lists may be {index: value}."""
+    for name, value in registers.items():
+        if name in SCALAR_REGISTERS:
+            setattr(cpu, name, int(value))
+        elif name in VECTOR_REGISTERS:
+            target = getattr(cpu, name)
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for index, item in items:
+                target[int(index)] = int(item)
+        elif name == "spr":
+            for number, item in value.items():
+                spr = SPRS.get(int(number))
+                if spr is None or spr.write is None:
+                    raise ValueError(f"SPR {number} cannot be written")
+                spr.write(cpu, int(item) & spr.mask)
+        else:
+            raise ValueError(f"unknown register {name!r}")
+
+
+class Worker:
+    def __init__(self, config: Dict[str, Any]) -> None:
+        self.config = config
+        self.ram = GuestRAM(config["ram_size"], config["ram_fd"], config["dirty_fd"])
+        self.console = Console(config.get("console_out_fd"), config.get("console_in_fd"))
+        self.channel = control.BlockingChannel(
+            socket.socket(fileno=config["channel_fd"]))
+        self.attention = control.Attention(config["attention_fd"])
+        self.limit: Optional[int] = config.get("max_instructions")
+        self.parent = os.getppid()
+        self.running = False
+        self.stuck_reported = False
+        self.machine = self._new_machine()
+        self.handlers: Dict[str, Callable[[Dict[str, Any]], Any]] = {
+            control.OP_CONT: self.cont,
+            control.OP_STOP: self.stop,
+            control.OP_STEP: self.step,
+            control.OP_GET_REGISTERS: lambda args: get_registers(self.machine.cpu),
+            control.OP_SET_REGISTERS: self.set_registers,
+            control.OP_RESET: self.reset,
+            control.OP_QUIT: self.quit,
+        }
+
+    def _new_machine(self) -> Machine:
+        engine = self.config.get("engine")
+        options = {"engine": engine} if engine else {}
+        machine = Machine(self.ram, self.config["cpu"], self.console, **options)
+        machine.reset_cpu(self.config["fdt_address"])
+        return machine
+
+    # --- requests ----------------------------------------------------------------------
+    def cont(self, args: Dict[str, Any]) -> Dict[str, Any]:
+        self.running = True
+        return {}
+
+    def stop(self, args: Dict[str, Any]) -> Dict[str, Any]:
+        self.running = False
+        cpu = self.machine.cpu
+        return {"pc": cpu.pc, "icount": cpu.icount}
+
+    def step(self, args: Dict[str, Any]) -> Dict[str, Any]:
+        self.running = False
+        self._execute(int(args.get("count", 1)))
+        return self.stop(args)
+
+    def set_registers(self, args: Dict[str, Any]) -> Dict[str, Any]:
+        set_registers(self.machine.cpu, args["registers"])
+        return {}
+
+    def reset(self, args: Dict[str, Any]) -> Dict[str, Any]:
+        self.running = False
+        self.stuck_reported = False
+        self.machine = self._new_machine()
+        return {}
+
+    def quit(self, args: Dict[str, Any]) -> Dict[str, Any]:
+        raise _Quit()
+
+    def handle(self, messages: List[Dict[str, Any]]) -> None:
+        for message in messages:
+            handler = self.handlers.get(message.get("op", ""))
+            try:
+                if handler is None:
+                    raise ValueError(f"unknown request {message.get('op')!r}")
+                reply = {"id": message.get("id"), "return": handler(message.get("args") or {})}
+            except _Quit:
+                self.channel.send({"id": message.get("id"), "return": {}})
+                raise
+            except (KeyError, ValueError, TypeError) as e:
+                reply = {"id": message.get("id"), "error": f"{type(e).__name__}: {e}"}
+            self.channel.send(reply)
+
+    # --- execution -----------------------------------------------------------------------
+    def _event(self, name: str, **data: Any) -> None:
+        self.running = False
+        self.channel.send({"event": name, "data": data})
+
+    def _execute(self, budget: int) -> None:
+        """Run up to `budget` instructions; a guest stop or an engine failure stops the vCPU."""
+        cpu = self.machine.cpu
+        try:
+            outcome = self.machine.engine.run(budget)
+        except MachineStop as stop:
+            self._event(control.EV_RESET_REQUEST if stop.status == REBOOT_STATUS
+                        else control.EV_SHUTDOWN)
+            return
+        except Exception as e:   # an emulator bug: report it, keep the state for inspection
+            traceback.print_exc()
+            self._event(control.EV_ERROR, reason=f"{type(e).__name__}: {e} at pc {cpu.pc:#x}")
+            return
+        if outcome == IDLE and self.running:
+            self._idle()
+
+    def _idle(self) -> None:
+        """The vCPU ceded with no timer armed: wait for console input or a request."""
+        console = self.console
+        if console.pending:
+            self.machine.cpu.halted = False
+            return
+        if console.in_fd is None and not self.stuck_reported:
+            self.stuck_reported = True
+            pc = self.machine.cpu.pc
+            self.channel.send({"event": control.EV_STUCK, "data": {"reason": (
+                f"guest is idle at pc {pc:#x} with no timer armed and no console input: "
+                "it can never wake")}})
+        waits = [self.channel.sock] + ([console.in_fd] if console.in_fd is not None else [])
+        readable = select.select(waits, [], [])[0]
+        if console.in_fd in readable:
+            self.machine.cpu.halted = False
+        if self.channel.sock in readable:
+            self.attention.clear()
+            self.handle(self.channel.drain())
+
+    def _run_slice(self) -> None:
+        budget = SLICE
+        if self.limit is not None:
+            budget = min(budget, self.limit - self.machine.cpu.icount)
+            if budget <= 0:
+                self._event(control.EV_LIMIT, reason=(
+                    f"instruction limit of {self.limit} reached at pc {self.machine.cpu.pc:#x}"))
+                return
+        self._execute(budget)
+
+    def serve(self) -> None:
+        attention = self.attention
+        while True:
+            if not self.running:
+                self.handle(self.channel.receive())
+                continue
+            if attention.is_set():
+                # Clear before draining: a request sent after this sets the flag again.
+                attention.clear()
+                self.handle(self.channel.drain())
+            elif os.getppid() != self.parent:
+                return   # the control process died without closing the channel
+            else:
+                self._run_slice()
+
+
+def main(argv: List[str]) -> int:
+    # The control process decides what Ctrl-C or a service stop means, and ends the worker;
+    # both get the signal when it goes to the whole process group.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    worker = Worker(json.loads(argv[1]))
     try:
-        outcome = machine.run(limit)
-    except MachineStop as stop:
-        return stop.status
-    cpu = machine.cpu
-    if outcome == "limit":
-        reason = f"instruction limit of {limit} reached at pc {cpu.pc:#x}"
-    else:
-        reason = (f"guest is idle at pc {cpu.pc:#x} with no timer armed and no console input: "
-                  "it can never wake")
-    sys.stderr.write(f"ppcd: guest stopped: {reason}\n")
-    return EXIT_GUEST_STOPPED
+        worker.serve()
+    except (_Quit, control.ChannelError, BrokenPipeError, ConnectionResetError):
+        pass
+    return 0
 
 
 if __name__ == "__main__":

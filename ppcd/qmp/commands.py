@@ -1,0 +1,189 @@
+"""The QMP commands ppcd answers: each is one handler with its argument schema next to it.
+
+Replies follow QEMU 7.2's pseries machine (qapi/*.json); ppcd reports QEMU version 7.2.0 so
+clients that check versions treat it as the QEMU whose behaviour it copies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, List
+
+import trio
+
+from .. import __version__
+from ..machine.pseries import CPU_MODELS
+from .events import EVENTS
+from .hmp import run_hmp
+from .schema import INT, STR, Member, QMPError, Schema, enum, introspection
+
+if TYPE_CHECKING:
+    from .server import Session
+
+QEMU_VERSION = {"micro": 0, "minor": 2, "major": 7}
+CAPABILITIES = ("oob",)
+QMP_CAPABILITY = enum("QMPCapability", *CAPABILITIES)
+CHUNK = 1 << 20     # memsave writes RAM in pieces of this size
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    schema: Schema
+    handler: Callable[..., Awaitable[Any]]
+    allow_oob: bool
+
+
+COMMANDS: Dict[str, Command] = {}
+
+
+def command(name: str, *members: Member, allow_oob: bool = False):
+    """Register a handler, called as handler(session, **checked_arguments)."""
+    def register(handler: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        COMMANDS[name] = Command(name, Schema(members), handler, allow_oob)
+        return handler
+    return register
+
+
+def version_info() -> Dict[str, Any]:
+    return {"qemu": dict(QEMU_VERSION), "package": f"ppcd {__version__}"}
+
+
+def check_cpu_index(cpu_index: int) -> None:
+    if cpu_index != 0:
+        raise QMPError("Parameter 'cpu-index' expects a CPU number")
+
+
+# --- negotiation and introspection ----------------------------------------------------------
+@command("qmp_capabilities", Member("enable", QMP_CAPABILITY, optional=True, array=True))
+async def qmp_capabilities(session: "Session", enable: List[str] = ()) -> Dict[str, Any]:
+    session.negotiated = True
+    session.oob_enabled = "oob" in enable
+    return {}
+
+
+@command("query-version", allow_oob=True)
+async def query_version(session: "Session") -> Dict[str, Any]:
+    return version_info()
+
+
+@command("query-commands", allow_oob=True)
+async def query_commands(session: "Session") -> List[Dict[str, str]]:
+    return [{"name": name} for name in COMMANDS]
+
+
+@command("query-qmp-schema")
+async def query_qmp_schema(session: "Session") -> List[Dict[str, Any]]:
+    return introspection([(c.name, c.schema, c.allow_oob) for c in COMMANDS.values()],
+                         list(EVENTS.items()))
+
+
+# --- the machine ------------------------------------------------------------------------------
+@command("query-status", allow_oob=True)
+async def query_status(session: "Session") -> Dict[str, Any]:
+    vm = session.vm
+    return {"status": vm.state, "singlestep": False, "running": vm.running}
+
+
+@command("query-name", allow_oob=True)
+async def query_name(session: "Session") -> Dict[str, Any]:
+    name = session.vm.options.name
+    return {} if name is None else {"name": name}
+
+
+@command("query-target", allow_oob=True)
+async def query_target(session: "Session") -> Dict[str, Any]:
+    return {"arch": "ppc64"}
+
+
+@command("query-cpus-fast")
+async def query_cpus_fast(session: "Session") -> List[Dict[str, Any]]:
+    # The vCPU "thread" is the worker process.
+    return [{"thread-id": session.vm.worker_pid, "props": {"core-id": 0, "node-id": 0},
+             "qom-path": "/machine/unattached/device[1]/thread[0]", "cpu-index": 0,
+             "target": "ppc64"}]
+
+
+@command("query-cpu-definitions")
+async def query_cpu_definitions(session: "Session") -> List[Dict[str, Any]]:
+    return [{"name": name, "typename": f"{name}-powerpc64-cpu", "static": False,
+             "deprecated": False} for name in CPU_MODELS]
+
+
+@command("query-machines")
+async def query_machines(session: "Session") -> List[Dict[str, Any]]:
+    return [{"name": "pseries-7.2", "alias": "pseries", "is-default": True, "cpu-max": 1,
+             "hotpluggable-cpus": False, "numa-mem-supported": False, "deprecated": False,
+             "default-cpu-type": "power9-powerpc64-cpu", "default-ram-id": "ppc_spapr.ram"}]
+
+
+@command("stop", allow_oob=True)
+async def stop(session: "Session") -> Dict[str, Any]:
+    await session.vm.stop()
+    return {}
+
+
+@command("cont", allow_oob=True)
+async def cont(session: "Session") -> Dict[str, Any]:
+    await session.vm.cont()
+    return {}
+
+
+@command("system_reset")
+async def system_reset(session: "Session") -> Dict[str, Any]:
+    await session.vm.system_reset()
+    return {}
+
+
+@command("system_powerdown")
+async def system_powerdown(session: "Session") -> Dict[str, Any]:
+    session.vm.system_powerdown()
+    return {}
+
+
+@command("quit")
+async def quit(session: "Session") -> Dict[str, Any]:
+    # The reply goes out first; the SHUTDOWN event follows, as from QEMU.
+    session.vm.finish(0, quit_reason="host-qmp-quit")
+    return {}
+
+
+# --- memory --------------------------------------------------------------------------------
+async def _save(session: "Session", address: int, size: int, filename: str,
+                physical: bool) -> Dict[str, Any]:
+    vm = session.vm
+    base = address if physical else vm.real_address(address)
+    if size < 0 or base < 0 or base + size > vm.ram.size:
+        raise QMPError(f"Invalid addr {address & (1 << 64) - 1:#018x}/size {size} specified")
+    try:
+        out = await trio.open_file(filename, "wb")
+    except OSError as e:
+        raise QMPError(f"Could not open '{filename}': {e.strerror}") from None
+    async with out:
+        try:
+            for offset in range(0, size, CHUNK):
+                await out.write(vm.read_physical(base + offset, min(CHUNK, size - offset)))
+        except OSError as e:
+            raise QMPError(f"writing memory to '{filename}' failed: {e.strerror}") from None
+    return {}
+
+
+@command("memsave", Member("val", INT), Member("size", INT), Member("filename", STR),
+         Member("cpu-index", INT, optional=True))
+async def memsave(session: "Session", val: int, size: int, filename: str,
+                  cpu_index: int = 0) -> Dict[str, Any]:
+    check_cpu_index(cpu_index)
+    return await _save(session, val, size, filename, physical=False)
+
+
+@command("pmemsave", Member("val", INT), Member("size", INT), Member("filename", STR))
+async def pmemsave(session: "Session", val: int, size: int, filename: str) -> Dict[str, Any]:
+    return await _save(session, val, size, filename, physical=True)
+
+
+@command("human-monitor-command", Member("command-line", STR),
+         Member("cpu-index", INT, optional=True))
+async def human_monitor_command(session: "Session", command_line: str,
+                                cpu_index: int = 0) -> str:
+    check_cpu_index(cpu_index)
+    return await run_hmp(session, command_line)

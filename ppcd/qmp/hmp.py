@@ -1,0 +1,375 @@
+"""The human monitor (HMP) behind human-monitor-command: QEMU's text commands and output.
+
+Only the commands listed in HELP exist. Output lines end with CRLF, as QEMU's monitor writes
+them; `x`, `xp` and `info registers` print what QEMU 7.2 prints for a POWER9 pseries vCPU.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
+
+import capstone
+
+from .. import __version__
+from .schema import QMPError
+
+if TYPE_CHECKING:
+    from .server import Session
+
+HELP = (
+    ("cont|c", "", "resume emulation"),
+    ("help|?", "[cmd]", "show the help"),
+    ("info", "[subcommand]", "show various information about the system state"),
+    ("quit|q", "", "quit the emulator"),
+    ("stop", "", "stop emulation"),
+    ("system_powerdown", "", "send system power down event"),
+    ("system_reset", "", "reset the system"),
+    ("x", "/fmt addr", "virtual memory dump starting at 'addr'"),
+    ("xp", "/fmt addr", "physical memory dump starting at 'addr'"),
+)
+INFO_HELP = (
+    ("cpus", "show infos for each CPU"),
+    ("name", "show the current VM name"),
+    ("registers", "show the cpu registers"),
+    ("status", "show the current VM status (running|paused)"),
+    ("version", "show the version of QEMU"),
+)
+# A dump bigger than this is refused: the reply is one JSON string.
+MAX_DUMP = 1 << 16
+MSR_LE = 1
+
+
+class HMPFailure(Exception):
+    """Printed as the command's output; the command has no effect."""
+
+
+@dataclass
+class HMPState:
+    """What QEMU's monitor remembers between commands: the last x/xp format and size."""
+
+    format: str = "x"
+    size: int = 4
+
+
+_COMMAND = re.compile(r"\s*([^\s/]+)(.*)", re.DOTALL)
+
+
+async def run_hmp(session: "Session", line: str) -> str:
+    # A format sticks to its command with no space between: "x/4xw 0x400000".
+    m = _COMMAND.match(line)
+    if m is None:
+        return ""
+    name, rest = m.group(1), m.group(2)
+    handler = _COMMANDS.get(name)
+    try:
+        if handler is None:
+            raise HMPFailure(f"unknown command: '{name}'")
+        text = await handler(session, rest.strip())
+    except HMPFailure as e:
+        text = f"{e}\n"
+    except QMPError as e:
+        text = f"Error: {e.desc}\n"
+    return text.replace("\n", "\r\n")
+
+
+# --- commands ----------------------------------------------------------------------------------
+async def _help(session: "Session", rest: str) -> str:
+    return "".join(f"{name} {args} -- {text}\n" for name, args, text in HELP
+                   if not rest or rest in name.split("|"))
+
+
+async def _info(session: "Session", rest: str) -> str:
+    if not rest:
+        return "".join(f"info {name}  -- {text}\n" for name, text in INFO_HELP)
+    what = rest.split()[0]
+    vm = session.vm
+    if what == "status":
+        text = f"VM status: {'running' if vm.running else 'paused'}"
+        if not vm.running and vm.state != "paused":
+            text += f" ({vm.state})"
+        return text + "\n"
+    if what == "cpus":
+        return f"* CPU #0: thread_id={vm.worker_pid}\n"
+    if what == "name":
+        return f"{vm.options.name}\n" if vm.options.name else ""
+    if what == "version":
+        major, minor, micro = 7, 2, 0
+        return f"{major}.{minor}.{micro} (ppcd {__version__})\n"
+    if what == "registers":
+        return format_registers(await vm.registers())
+    raise HMPFailure(f"unknown command: 'info {what}'")
+
+
+async def _stop(session: "Session", rest: str) -> str:
+    await session.vm.stop()
+    return ""
+
+
+async def _cont(session: "Session", rest: str) -> str:
+    await session.vm.cont()
+    return ""
+
+
+async def _system_reset(session: "Session", rest: str) -> str:
+    await session.vm.system_reset()
+    return ""
+
+
+async def _system_powerdown(session: "Session", rest: str) -> str:
+    session.vm.system_powerdown()
+    return ""
+
+
+async def _quit(session: "Session", rest: str) -> str:
+    session.vm.finish(0, quit_reason="host-qmp-quit")
+    return ""
+
+
+async def _x(session: "Session", rest: str) -> str:
+    return await _dump(session, rest, physical=False)
+
+
+async def _xp(session: "Session", rest: str) -> str:
+    return await _dump(session, rest, physical=True)
+
+
+_COMMANDS: Dict[str, Callable[["Session", str], Any]] = {
+    "help": _help, "?": _help, "info": _info, "stop": _stop, "cont": _cont, "c": _cont,
+    "system_reset": _system_reset, "system_powerdown": _system_powerdown,
+    "quit": _quit, "q": _quit, "x": _x, "xp": _xp,
+}
+
+
+# --- x and xp (QEMU's monitor/hmp.c and memory_dump) ------------------------------------------
+_SIZES = {"b": 1, "h": 2, "w": 4, "g": 8, "L": 8}
+_FORMAT = re.compile(r"/(\d*)([a-zA-Z]*)")
+
+
+def parse_format(text: str, state: HMPState) -> Tuple[int, str, int, str]:
+    """(count, format, size, rest) from "/4xw expr"; updates the remembered defaults."""
+    if not text.startswith("/"):
+        return 1, state.format, state.size, text
+    m = _FORMAT.match(text)
+    assert m is not None
+    count = int(m.group(1)) if m.group(1) else 1
+    fmt: Optional[str] = None
+    size: Optional[int] = None
+    for char in m.group(2):
+        if char in "oduxic":
+            fmt = char
+        elif char in _SIZES:
+            size = _SIZES[char]
+        else:
+            raise HMPFailure(f"invalid char in format: '{char}'\n"
+                             "Try \"help x\" for more information")
+    fmt = fmt or state.format
+    size = size or state.size
+    state.format, state.size = fmt, size
+    return count, fmt, size, text[m.end():]
+
+
+async def _dump(session: "Session", text: str, physical: bool) -> str:
+    count, fmt, size, rest = parse_format(text, session.hmp)
+    registers: Dict[str, Any] = {}
+    if "$" in rest or fmt == "i":
+        registers = await session.vm.registers()
+    address = evaluate(rest, registers) & ((1 << 64) - 1)
+    if fmt == "c":
+        size = 1
+    if fmt == "i":
+        return _disassemble(session, address, count, physical, registers)
+    if count * size > MAX_DUMP:
+        raise HMPFailure(f"dump of {count * size} bytes is too large (at most {MAX_DUMP})")
+    lines = []
+    line_size = 8 if size == 1 else 16
+    remaining = count * size
+    while remaining > 0:
+        length = min(remaining, line_size)
+        lines.append(f"{address:016x}:")
+        data = _read(session, address, length, physical)
+        if data is None:
+            lines[-1] += " Cannot access memory"
+            break
+        for offset in range(0, length, size):
+            lines[-1] += " " + _format_unit(data[offset:offset + size], fmt)
+        address += length
+        remaining -= length
+    return "".join(line + "\n" for line in lines)
+
+
+def _read(session: "Session", address: int, length: int, physical: bool) -> Optional[bytes]:
+    vm = session.vm
+    return vm.read_physical(address if physical else vm.real_address(address), length)
+
+
+def _format_unit(data: bytes, fmt: str) -> str:
+    size = len(data)
+    value = int.from_bytes(data, "big")    # ppc64 is a big-endian target to QEMU's monitor
+    if fmt == "x":
+        return f"0x{value:0{size * 2}x}"
+    if fmt == "o":
+        return f"{value:#o}".rjust((size * 8 + 2) // 3)
+    if fmt == "c":
+        char = chr(value)
+        return repr(char) if 0x20 <= value < 0x7F else f"'\\x{value:02x}'"
+    digits = (size * 8 * 10 + 32) // 33
+    if fmt == "d" and value >> (size * 8 - 1):
+        value -= 1 << (size * 8)
+    return f"{value:{digits}d}"
+
+
+def _disassemble(session: "Session", address: int, count: int, physical: bool,
+                 registers: Dict[str, Any]) -> str:
+    if count > MAX_DUMP // 4:
+        raise HMPFailure(f"cannot disassemble {count} instructions (at most {MAX_DUMP // 4})")
+    little = bool(registers.get("msr", 0) & MSR_LE)
+    mode = capstone.CS_MODE_64 | (capstone.CS_MODE_LITTLE_ENDIAN if little
+                                  else capstone.CS_MODE_BIG_ENDIAN)
+    disassembler = capstone.Cs(capstone.CS_ARCH_PPC, mode)
+    lines = []
+    for n in range(count):
+        at = address + 4 * n
+        data = _read(session, at, 4, physical)
+        if data is None:
+            lines.append(f"0x{at:08x}:  Cannot access memory")
+            break
+        word = struct.unpack("<I" if little else ">I", data)[0]
+        insn = next(disassembler.disasm(data, at), None)
+        text = f"{insn.mnemonic:<8} {insn.op_str}".rstrip() if insn else f".long 0x{word:08x}"
+        lines.append(f"0x{at:08x}:  {word:08x}  {text}")
+    return "".join(line + "\n" for line in lines)
+
+
+# --- expressions: numbers, $registers, + - * / % & | ^ ~ and parentheses ----------------------
+_TOKEN = re.compile(r"\s*(?:(0[xX][0-9a-fA-F]+|\d+)|(\$\w+)|([-+*/%&|^~()]))")
+
+
+def register_value(name: str, registers: Dict[str, Any]) -> int:
+    name = name.lower()
+    if name in ("pc", "nip"):
+        return registers["pc"]
+    if name == "sp":
+        return registers["gpr"][1]
+    m = re.fullmatch(r"r(\d+)", name)
+    if m and int(m.group(1)) < 32:
+        return registers["gpr"][int(m.group(1))]
+    if name in ("lr", "ctr", "msr", "cr", "xer", "fpscr", "cfar", "dec"):
+        return registers[name]
+    raise HMPFailure("unknown register\nTry \"help x\" for more information")
+
+
+def evaluate(text: str, registers: Dict[str, Any]) -> int:
+    tokens: List[Tuple[str, str]] = []
+    pos = 0
+    text = text.rstrip()
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if m is None:
+            raise HMPFailure("invalid char in expression\nTry \"help x\" for more information")
+        pos = m.end()
+        if m.group(1):
+            tokens.append(("n", str(int(m.group(1), 0))))
+        elif m.group(2):
+            tokens.append(("n", str(register_value(m.group(2)[1:], registers))))
+        else:
+            tokens.append(("op", m.group(3)))
+    parser = _Expression(tokens)
+    value = parser.sum()
+    if parser.pos != len(tokens):
+        raise HMPFailure("junk at end of expression\nTry \"help x\" for more information")
+    return value
+
+
+class _Expression:
+    _SUMS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "&": lambda a, b: a & b,
+             "|": lambda a, b: a | b, "^": lambda a, b: a ^ b}
+    _PRODUCTS = {"*": lambda a, b: a * b, "/": lambda a, b: a // b, "%": lambda a, b: a % b}
+
+    def __init__(self, tokens: List[Tuple[str, str]]) -> None:
+        self.tokens = tokens
+        self.pos = 0
+
+    def _peek(self) -> Optional[str]:
+        if self.pos < len(self.tokens) and self.tokens[self.pos][0] == "op":
+            return self.tokens[self.pos][1]
+        return None
+
+    def sum(self) -> int:
+        value = self.product()
+        while self._peek() in self._SUMS:
+            op = self._SUMS[self.tokens[self.pos][1]]
+            self.pos += 1
+            value = op(value, self.product())
+        return value
+
+    def product(self) -> int:
+        value = self.unary()
+        while self._peek() in self._PRODUCTS:
+            op_name = self.tokens[self.pos][1]
+            self.pos += 1
+            right = self.unary()
+            if right == 0 and op_name in "/%":
+                raise HMPFailure("division by zero\nTry \"help x\" for more information")
+            value = self._PRODUCTS[op_name](value, right)
+        return value
+
+    def unary(self) -> int:
+        if self.pos >= len(self.tokens):
+            raise HMPFailure("unexpected end of expression\nTry \"help x\" for more information")
+        kind, text = self.tokens[self.pos]
+        self.pos += 1
+        if kind == "n":
+            return int(text)
+        if text == "-":
+            return -self.unary()
+        if text == "+":
+            return self.unary()
+        if text == "~":
+            return ~self.unary()
+        if text == "(":
+            value = self.sum()
+            if self._peek() != ")":
+                raise HMPFailure("')' expected\nTry \"help x\" for more information")
+            self.pos += 1
+            return value
+        raise HMPFailure("invalid char in expression\nTry \"help x\" for more information")
+
+
+# --- info registers (QEMU's ppc_cpu_dump_state) --------------------------------------------
+_SPR_LINES = (
+    ((" SRR0", 26), (" SRR1", 27), ("   PVR", 287), ("VRSAVE", 256)),
+    (("SPRG0", 272), ("SPRG1", 273), (" SPRG2", 274), (" SPRG3", 275)),
+    (("HSRR0", 314), ("HSRR1", 315)),
+    ((" CFAR", 28),),
+    ((" LPCR", 318),),
+    ((" PTCR", 464), ("  DAR", 19), (" DSISR", 18)),
+)
+
+
+def format_registers(r: Dict[str, Any]) -> str:
+    spr = r["spr"]
+    tb = (r["icount"] + r["tb_offset"]) & ((1 << 64) - 1)
+    lines = [
+        "",
+        "CPU#0",
+        f"NIP {r['pc']:016x}   LR {r['lr']:016x} CTR {r['ctr']:016x} XER {r['xer']:016x} CPU#0",
+        f"MSR {r['msr']:016x} HID0 {int(spr.get('1008', 0)):016x}",
+        f"TB {tb >> 32:08x} {tb & 0xFFFF_FFFF:08x} DECR {r['dec'] & 0xFFFF_FFFF}",
+    ]
+    for name, values in (("GPR", r["gpr"]), ("FPR", r["fpr"])):
+        for i in range(0, 32, 4):
+            lines.append(f"{name}{i:02d} " + " ".join(f"{v:016x}" for v in values[i:i + 4]))
+        if name == "GPR":
+            cr = r["cr"]
+            fields = [(cr >> (28 - 4 * i)) & 0xF for i in range(8)]
+            flags = " ".join(("L" if f & 8 else "G" if f & 4 else "E" if f & 2 else "-")
+                             + ("O" if f & 1 else " ") for f in fields)
+            reserve = r["reserve"] if r["reserve"] is not None else (1 << 64) - 1
+            lines.append(f"CR {cr:08x}  [ {flags} ]             RES {reserve:016x}")
+    lines.append(f"FPSCR {r['fpscr']:016x}")
+    for group in _SPR_LINES:
+        lines.append(" ".join(f"{label} {int(spr.get(str(n), 0)):016x}" for label, n in group))
+    return "".join(line + "\n" for line in lines)
