@@ -84,3 +84,23 @@ def test_closed_console_pipe_does_not_kill_the_guest() -> None:
     proc.stdout.close()
     assert proc.wait(timeout=PPCD_TIMEOUT) == 0
     assert b"Traceback" not in proc.stderr.read()
+
+
+@pytest.mark.skipif(not qemu_available(), reason="qemu-system-ppc64 is not installed")
+def test_position_independent_et_dyn_guest_runs_like_qemu(tmp_path) -> None:
+    """An ET_DYN ELF loads at the same place as ET_EXEC: (p_paddr & 0x0fffffff) + 0x400000."""
+    from elfmaker import elf64
+
+    from ppcd.cpu.assembler import assemble_all
+
+    # Print "ok\n" with H_PUT_TERM_CHAR, then RTAS power-off with a buffer found via bcl/mflr.
+    code = assemble_all("""addi 3,0,0x58; addi 4,0,0; addi 5,0,3; addis 6,0,0x6f6b
+        ori 6,6,0x0a00; rldicr 6,6,32,31; addi 7,0,0; sc 1
+        bcl 20,31,4; mfspr 4,8; addi 4,4,24; addi 3,0,0; ori 3,3,0xf000; sc 1; b 0""")
+    rtas_power_off = [0x2003, 2, 1, 0, 0, 0]
+    blob = b"".join(w.to_bytes(4, "big") for w in code + rtas_power_off)
+    elf = tmp_path / "pie.elf"
+    elf.write_bytes(elf64([(0, blob, len(blob))], etype=3))
+    reference = run_qemu(elf)
+    ours = run_ppcd(elf)
+    assert (ours.returncode, ours.stdout) == (reference.returncode, reference.stdout) == (0, b"ok\n")
