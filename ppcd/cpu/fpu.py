@@ -221,6 +221,11 @@ def round_pack(sign: int, mant: int, exp: int, fmt: Format, fpscr: int,
             return _overflow_result(sign, fmt, mode), OX | XX | FI
         flags |= OX
         adjust = -fmt.adjust
+    if adjust and q and not DOUBLE.emin <= quantum + adjust + q.bit_length() - 1 <= DOUBLE.emax:
+        # Still outside the double range after the adjustment: only single-precision
+        # operations on operands outside the single range get here, and the ISA leaves their
+        # results undefined (Book I 4.3.5.1). Deliver the adjusted value rounded to double.
+        return round_pack(sign, q, quantum + adjust, DOUBLE, fpscr & ~(OE | UE))[0], flags
     return pack(sign, q, quantum + adjust), flags
 
 

@@ -38,7 +38,7 @@ PLAIN_C_PROGRAMS = (
     "sdiv",
     "stringops",
 )
-GUEST_PROGRAMS = ("hello", "demo", "hcalls", *PLAIN_C_PROGRAMS, "interrupts")
+GUEST_PROGRAMS = ("hello", "demo", "hcalls", *PLAIN_C_PROGRAMS, "interrupts", "fparith", "fpround")
 
 # Sources beyond NAME.c, and the runtime every guest links.
 EXTRA_SOURCES = {"interrupts": ("vectors.S",)}

@@ -1,0 +1,363 @@
+"""Random instruction sequences over the instruction table, with their initial state.
+
+Every row of ppcd.cpu.isa.INSTRUCTIONS is either generated or listed in EXCLUDED with the
+reason. Storage accesses are aimed at a 256-byte scratch area: each one is preceded by the
+`addi` instructions that set its base and index registers, and the pair forms one unit that
+branches never jump into. Branches only go forward to a unit boundary inside the sequence
+(or to its end), so every sequence terminates; an instruction that interrupts ends it.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple
+
+from ppcd.cpu.isa import INSTRUCTIONS
+from ppcd.cpu.isa.fields import FIELDS
+from ppcd.cpu.isa.table import Insn
+
+MASK64 = (1 << 64) - 1
+SCRATCH = 0x7F00            # scratch area (guest real address), below 0x8000 for RA=0 D-forms
+SCRATCH_SIZE = 256
+MAX_INSNS = 256             # code_buf's size in diffguest.c
+
+# SPRs a sequence may move to and from: XER, LR, CTR (the rest is privileged or not compared).
+USER_SPRS = (1, 8, 9)
+
+EXCLUDED: Dict[str, str] = {
+    "darn": "random by definition (Book I 3.3.17)",
+    "mftb": "the timebase depends on each emulator's clock",
+    "mfmsr": "privileged, and the MSR is the test's own",
+    "mtmsr": "privileged: would change the test's MSR",
+    "mtmsrd": "privileged: would change the test's MSR",
+    "rfid": "privileged: leaves the block",
+    "sc": "system call: leaves the block",
+    "wait": "stops the thread until an interrupt",
+    "stop": "privileged power management",
+    "tlbie": "privileged storage management",
+    "tlbiel": "privileged storage management",
+    "tlbsync": "privileged storage management",
+    "bclr": "leaves the block (target in LR)",
+    "bcctr": "leaves the block (target in CTR)",
+    "bctar": "leaves the block (target in TAR)",
+}
+# VSX rows naming a register: ppcd raises VSX Unavailable for all of them, where the ISA 3.0
+# pseudocode (and QEMU) check MSR[FP] or MSR[VEC] by the register's half for some.
+for _insn in INSTRUCTIONS:
+    if _insn.facility == "vsx" and not _insn.catch_all:
+        EXCLUDED[_insn.mnemonic] = "VSX: unavailable interrupt depends on the register half"
+# Absolute branches (AA=1) leave the block too.
+for _insn in INSTRUCTIONS:
+    if _insn.impl in ("b", "bc") and _insn.fixed.get("AA"):
+        EXCLUDED[_insn.mnemonic] = "absolute branch: leaves the block"
+
+
+def excluded(insn: Insn) -> Optional[str]:
+    """Why `insn` is not generated, or None."""
+    return EXCLUDED.get(insn.mnemonic) or EXCLUDED.get(insn.impl)
+
+
+GENERATED: List[Insn] = [i for i in INSTRUCTIONS if excluded(i) is None]
+# VMX rows and the VSX catch-all (it encodes as xsaddsp 0,0,0) raise Vector or VSX Unavailable
+# with MSR[VEC,VSX]=0 and end their sequence, so they are drawn rarely. The other VSX rows are
+# not drawn: which interrupt they raise depends on the register half (docs/isa-fidelity.md).
+VECTOR_ROWS: List[Insn] = [i for i in GENERATED
+                           if i.facility == "vec" or (i.facility == "vsx" and i.catch_all)]
+SCALAR_ROWS: List[Insn] = [i for i in GENERATED if i.facility not in ("vec", "vsx")]
+VECTOR_SHARE = 0.005
+
+# --- operand values ---------------------------------------------------------------------------
+
+GPR_SPECIAL = [0, 1, 2, 3, 0x7F, 0x80, 0xFF, 0x7FFF, 0x8000, 0xFFFF, 0x7FFF_FFFF, 0x8000_0000,
+               0xFFFF_FFFF, 0x1_0000_0000, 0x1_0000_0001, (1 << 63) - 1, 1 << 63, MASK64,
+               MASK64 - 1, 0xFFFF_FFFF_8000_0000, 0xFFFF_FFFF_7FFF_FFFF, 0x0000_0099_0012_3456,
+               0x3FF0_0000_0000_0000, 0x0123_4567_89AB_CDEF]
+NEG = 1 << 63
+FPR_SPECIAL = [0, NEG, 0x7FF0_0000_0000_0000, 0xFFF0_0000_0000_0000,      # +-0, +-inf
+               0x7FF8_0000_0000_0000, 0xFFF8_0000_0000_00BB,                # quiet NaNs
+               0x7FF4_0000_0000_0001, 0xFFF0_0000_0000_0001,                # signaling NaNs
+               0x7FF0_0000_2000_0000, 0x7FFF_FFFF_FFFF_FFFF,
+               0x0000_0000_0000_0001, 0x800F_FFFF_FFFF_FFFF,                # denormals
+               0x0010_0000_0000_0000, 0x7FEF_FFFF_FFFF_FFFF, 0xFFEF_FFFF_FFFF_FFFF,
+               0x3FF0_0000_0000_0000, 0xBFF0_0000_0000_0000, 0x4000_0000_0000_0000,
+               0x3FE0_0000_0000_0000, 0x4008_0000_0000_0000, 0xBFE0_0000_0000_0000,
+               0x3FF8_0000_0000_0000, 0x3CA0_0000_0000_0000,
+               0x47EF_FFFF_E000_0000, 0x47EF_FFFF_F000_0000,                # single max, +half ulp
+               0x36A0_0000_0000_0000, 0x3810_0000_0000_0000, 0x380F_FFFF_F000_0000,
+               0x3690_0000_0000_0000, 0x3800_0000_1000_0000,                # single denormals
+               0x41DF_FFFF_FFC0_0000, 0x41E0_0000_0000_0000, 0xC1E0_0000_0000_0000,
+               0xC1E0_0000_0020_0000, 0x41EF_FFFF_FFE0_0000, 0x41F0_0000_0000_0000,
+               0x43E0_0000_0000_0000, 0xC3E0_0000_0000_0000, 0x43F0_0000_0000_0000,
+               0x4330_0000_0000_0000, 0x4330_0000_0000_0001, 0x4338_0000_0000_0000,
+               0x3FF0_0000_0000_0001, 0x3FEF_FFFF_FFFF_FFFF, 0x4004_0000_0000_0000,
+               0x8000_0000, 0xFFFF_FFFF, 0xFFFF_FFFF_FFFF_FFFF, 0x7FFF_FFFF_FFFF_FFFF,
+               0x8000_0000_0000_0001, 0x0000_0000_0000_0005, 0xFFFF_FFFF_FFFF_FFF9]
+
+
+def random_gpr(rng: random.Random) -> int:
+    pick = rng.random()
+    if pick < 0.4:
+        return rng.choice(GPR_SPECIAL)
+    if pick < 0.55:
+        return rng.randrange(-300, 300) & MASK64
+    if pick < 0.7:
+        return rng.randrange(-(1 << 31), 1 << 31) & MASK64
+    if pick < 0.8:
+        return random_fpr(rng)
+    return rng.getrandbits(64)
+
+
+def random_fpr(rng: random.Random) -> int:
+    pick = rng.random()
+    sign = rng.getrandbits(1) << 63
+    if pick < 0.3:
+        return rng.choice(FPR_SPECIAL)
+    if pick < 0.55:     # nearby exponents, so that operands interact
+        return sign | ((1023 + rng.randrange(-40, 40)) << 52) | rng.getrandbits(52)
+    if pick < 0.65:     # few significant bits: exact results and ties
+        return sign | ((1023 + rng.randrange(-4, 30)) << 52) | (rng.getrandbits(5) << 47)
+    if pick < 0.75:     # representable in single format (operands of the single forms)
+        return sign | ((1023 + rng.randrange(-126, 128)) << 52) | (rng.getrandbits(23) << 29)
+    if pick < 0.85:     # the ends of the double and single ranges
+        exp = rng.choice([rng.randrange(0, 60), rng.randrange(1990, 2047),
+                          rng.randrange(860, 910), rng.randrange(1140, 1160)])
+        return sign | (exp << 52) | rng.getrandbits(52)
+    if pick < 0.9:      # integers, for fcfid*
+        return rng.randrange(-(1 << 40), 1 << 40) & MASK64
+    return rng.getrandbits(64)
+
+
+# FPSCR: RN, sticky exception bits, enables (MSR[FE0,FE1] stay 0, so an enabled exception
+# does not interrupt), NI and DRN. FEX and VX are summaries, recomputed by mtfsf.
+FPSCR_STICKY = 0x1FF8_0700      # OX UX ZX XX VX causes (VXSOFT VXSQRT VXCVI too)
+FPSCR_ENABLES = 0xF8
+FPSCR_NI = 0x4
+
+
+def random_fpscr(rng: random.Random) -> int:
+    value = rng.randrange(4)
+    if rng.random() < 0.4:
+        value |= rng.getrandbits(32) & FPSCR_STICKY
+    if rng.random() < 0.2:
+        value |= rng.getrandbits(32) & FPSCR_ENABLES
+    if rng.random() < 0.05:
+        value |= FPSCR_NI
+    if rng.random() < 0.1:
+        value |= rng.getrandbits(3) << 32
+    if rng.random() < 0.2:
+        value |= rng.getrandbits(32) & 0x0007_F000     # FR FI FPRF
+    return value
+
+
+XER_FLAGS = (1 << 31) | (1 << 30) | (1 << 29) | (1 << 19) | (1 << 18)
+
+
+def random_xer(rng: random.Random) -> int:
+    return (rng.getrandbits(32) & XER_FLAGS) | rng.randrange(128)
+
+
+# --- instruction selection ----------------------------------------------------------------------
+
+def _access_size(insn: Insn) -> int:
+    """Bytes an ordinary load or store of this row touches (0 if it is not one)."""
+    name = insn.mnemonic.rstrip(".")
+    for prefix, size in (("lfs", 4), ("stfs", 4), ("lfiw", 4), ("stfiw", 4), ("lfd", 8),
+                         ("stfd", 8), ("lb", 1), ("stb", 1), ("lh", 2), ("sth", 2),
+                         ("lw", 4), ("stw", 4), ("ld", 8), ("std", 8)):
+        if name.startswith(prefix):
+            return size
+    return 0
+
+
+def _is_storage(insn: Insn) -> bool:
+    return "RA" in insn.fields and (insn.mnemonic[0] in "ls" and _access_size(insn) > 0
+                                    or insn.impl in _SPECIAL_STORAGE)
+
+
+_SPECIAL_STORAGE = ("lmw", "stmw", "lswi", "stswi", "lswx", "stswx", "dcbz", "dcbt",
+                    "dcbtst", "dcbf", "dcbst", "icbi", "icbt")
+
+
+@dataclass
+class Unit:
+    """Instruction words that run together; `branch` is set for a forward branch to resolve."""
+
+    words: List[int]
+    branch: Optional[Tuple[Insn, List[int]]] = None   # row and operand values but the offset
+
+
+@dataclass
+class Case:
+    words: List[int]
+    gpr: List[int]
+    fpr: List[int]
+    cr: int
+    xer: int
+    lr: int
+    ctr: int
+    fpscr: int
+    seed: int                       # fills the scratch area (see diffguest.c)
+
+
+class SequenceGenerator:
+    """Random sequences, every generated row equally likely."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+
+    def operand(self, name: str, gprs: List[int], fprs: List[int]) -> int:
+        rng = self.rng
+        if name in ("RT", "RA", "RB", "RS", "RC"):
+            return rng.choice(gprs) if rng.random() < 0.9 else rng.randrange(32)
+        if name.startswith("FR"):
+            return rng.choice(fprs) if rng.random() < 0.9 else rng.randrange(32)
+        if name == "CY":
+            return 0 if rng.random() < 0.95 else rng.randrange(1, 4)
+        if name == "SPR":
+            return rng.choice(USER_SPRS)
+        if name == "FXM":
+            return rng.getrandbits(8)
+        f = FIELDS[name]
+        width = bin(f.bits).count("1")
+        if f.signed:
+            lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
+            value = rng.choice([0, 1, -1, lo, hi, rng.randrange(-64, 64),
+                                rng.randrange(lo, hi + 1)])
+        else:
+            value = rng.choice([0, 1, (1 << width) - 1, rng.randrange(1 << width)])
+        shift = {"DS": 2, "BD": 2, "LI": 2, "DQ": 4}.get(name, 0)
+        return value & ~((1 << shift) - 1)
+
+    def unit(self, insn: Insn, gprs: List[int], fprs: List[int]) -> Unit:
+        values = [self.operand(n, gprs, fprs) for n in insn.fields]
+        if insn.mnemonic in ("mfocrf", "mtocrf"):
+            values[insn.fields.index("FXM")] = 1 << self.rng.randrange(8)
+        if insn.impl in ("b", "bc"):
+            return Unit([], (insn, values))
+        if _is_storage(insn):
+            return self._storage(insn, values, gprs)
+        return Unit([insn.encode(*values)])
+
+    def _storage(self, insn: Insn, values: List[int], gprs: List[int]) -> Unit:
+        """Aim the access at the scratch area with `addi` setting its base (and index)."""
+        rng = self.rng
+        names = insn.fields
+        ops = dict(zip(names, values))
+        size = _access_size(insn)
+        impl = insn.impl
+        if impl in ("lmw", "stmw"):
+            size = 4 * (32 - ops.get("RT", ops.get("RS", 0)))
+        elif impl in ("lswi", "stswi"):
+            size = ops["NB"] or 32
+        elif impl in ("lswx", "stswx"):
+            size = 128          # XER's byte count is at most 127
+        elif impl == "dcbz" or size == 0:
+            size = 1
+        if "arx" in impl or "cx" in impl:
+            align = size    # unaligned: alignment interrupt or boundedly undefined (4.4.2)
+        else:
+            align = rng.choice([1, size, size, 8, 16]) if size <= 8 else 4
+        ea = SCRATCH + rng.randrange(0, SCRATCH_SIZE - size + 1)
+        ea -= (ea - SCRATCH) % align
+        update = impl.endswith("u") or impl.endswith("ux")
+        setup: List[int] = []
+        li = _ADDI.encode
+        if "D" in names or "DS" in names:
+            disp = "D" if "D" in names else "DS"
+            if not update and rng.random() < 0.3:
+                ops["RA"], ops[disp] = 0, ea - ea % (4 if disp == "DS" else 1)
+                ea = ops[disp]
+            else:
+                ra = ops["RA"] or rng.choice([g for g in gprs if g] or [9])
+                offset = self._offset(ea, 4 if disp == "DS" else 1)
+                ops["RA"], ops[disp] = ra, offset
+                setup.append(li(ra, 0, ea - offset))
+        elif "RB" in names:
+            if not update and rng.random() < 0.3:
+                ops["RA"] = 0
+                setup.append(li(ops["RB"], 0, ea))
+            else:
+                ra = ops["RA"] or rng.choice([g for g in gprs if g] or [9])
+                rb = ops["RB"] if ops["RB"] != ra else (ra + 1) % 32
+                offset = self._offset(ea, 1)
+                ops["RA"], ops["RB"] = ra, rb
+                setup += [li(ra, 0, ea - offset), li(rb, 0, offset)]
+        else:   # lswi, stswi: EA = (RA|0)
+            ra = ops["RA"] or rng.choice([g for g in gprs if g] or [9])
+            ops["RA"] = ra
+            setup.append(li(ra, 0, ea))
+        return Unit(setup + [insn.encode(*(ops[n] for n in names))])
+
+    def _offset(self, ea: int, multiple: int) -> int:
+        """A small displacement that leaves the base ea - offset within addi's reach."""
+        offset = self.rng.randrange(max(-64, ea - 0x7FFF), 64)
+        offset -= offset % multiple
+        return offset + multiple if ea - offset > 0x7FFF else offset
+
+    def case(self, length: int) -> Case:
+        """A case of about `length` instruction words (at most MAX_INSNS)."""
+        rng = self.rng
+        gprs = rng.sample(range(32), rng.choice([4, 6, 8, 12, 32]))
+        fprs = rng.sample(range(32), rng.choice([4, 6, 8, 12, 32]))
+        units: List[Unit] = []
+        count = 0
+        while count < length:
+            pool = VECTOR_ROWS if rng.random() < VECTOR_SHARE else SCALAR_ROWS
+            unit = self.unit(rng.choice(pool), gprs, fprs)
+            units.append(unit)
+            count += len(unit.words) or 1
+        words = self._layout(units)[:MAX_INSNS]
+        return Case(
+            words=words,
+            gpr=[random_gpr(rng) for _ in range(32)],
+            fpr=[random_fpr(rng) for _ in range(32)],
+            cr=rng.getrandbits(32), xer=random_xer(rng), lr=rng.getrandbits(64),
+            ctr=rng.choice([0, 1, 2, rng.getrandbits(64), 1 << 32, (1 << 32) + 1]),
+            fpscr=random_fpscr(rng), seed=rng.getrandbits(64))
+
+    def _layout(self, units: List[Unit]) -> List[int]:
+        """Concatenate the units, resolving each branch to a later unit boundary or the end."""
+        starts = []
+        pos = 0
+        for unit in units:
+            starts.append(pos)
+            pos += len(unit.words) or 1
+        ends = starts[1:] + [pos]
+        words: List[int] = []
+        for i, unit in enumerate(units):
+            if unit.branch is None:
+                words += unit.words
+                continue
+            insn, values = unit.branch
+            here = starts[i]
+            target = self.rng.choice(ends[i:i + 6])
+            disp = 4 * (target - here)
+            names = insn.fields
+            ops = dict(zip(names, values))
+            if "BD" in names:
+                ops["BD"] = disp
+                ops["BO"] = self.rng.choice(_VALID_BO)
+            else:
+                ops["LI"] = disp
+            words.append(insn.encode(*(ops[n] for n in names)))
+        return words
+
+
+_ADDI = next(i for i in INSTRUCTIONS if i.mnemonic == "addi")
+# BO encodings with their "z" bits 0 (Book I 2.4, figure 40); "at" hints random.
+_VALID_BO = [0, 2, 4, 5, 6, 7, 8, 10, 12, 13, 14, 15, 16, 17, 18, 19, 20, 24, 25, 26, 27]
+
+
+def generate(seed: int, instructions: int, length: int = 48) -> List[Case]:
+    """Cases totalling at least `instructions` words, reproducibly from `seed`."""
+    rng = random.Random(seed)
+    gen = SequenceGenerator(rng)
+    cases: List[Case] = []
+    total = 0
+    while total < instructions:
+        case = gen.case(min(length, instructions - total))
+        cases.append(case)
+        total += len(case.words)
+    return cases
+
