@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import inspect
+import json
 import sys
 from typing import List, Optional
 
@@ -14,6 +15,7 @@ from .machine.boot import BootConfig
 from .machine.elfload import GuestImageError
 from .machine.pseries import CPU_MODELS, Machine
 from .machine.ram import parse_size
+from .migration.machine import DEFAULT_MACHINE, MACHINE_TYPES, dump_vmstate, machine_type
 
 
 def _memory(text: str) -> int:
@@ -59,9 +61,25 @@ def build_parser() -> argparse.ArgumentParser:
                          help="execution engine of the vCPU")
     run.add_argument("--qmp", action="append", default=[], metavar="ADDRESS",
                      help="serve QMP on unix:PATH or tcp:HOST:PORT (repeatable)")
+    run.add_argument("--gdb", metavar="ADDRESS",
+                     help="serve gdb's remote protocol on tcp:HOST:PORT or unix:PATH")
     run.add_argument("-S", dest="start_paused", action="store_true",
                      help="do not start the vCPU: wait for the QMP command cont")
     run.add_argument("--name", help="the VM's name, as query-name reports it")
+    run.add_argument("--machine", "-M", default=DEFAULT_MACHINE, metavar="TYPE",
+                     help="machine type: pseries (the newest) or pseries-VERSION; "
+                          "'help' lists them")
+    run.add_argument("--incoming", metavar="URI",
+                     help="wait for a migration on tcp:HOST:PORT, unix:PATH, file:PATH, "
+                          "exec:COMMAND or defer (QMP migrate-incoming)")
+    run.add_argument("--allow-exec-migration", action="store_true",
+                     help="allow exec:COMMAND migration URIs (they run a shell command)")
+    dump = commands.add_parser(
+        "dump-vmstate", help="write the migration schema of a machine type as JSON",
+        description="Write every section, field and subsection a machine type's migration "
+                    "streams may carry, as JSON (the shape of QEMU's -dump-vmstate).")
+    dump.add_argument("file", metavar="FILE", help="output file, - for stdout")
+    dump.add_argument("--machine", "-M", default=DEFAULT_MACHINE, metavar="TYPE")
     commands.add_parser("bench", add_help=False, help="run the engine benchmarks")
     return parser
 
@@ -77,6 +95,20 @@ def _bench(argv: List[str]) -> int:
     return bench.main(argv)
 
 
+def _dump_vmstate(path: str, schema: dict) -> int:
+    text = json.dumps(schema, indent=2) + "\n"
+    if path == "-":
+        sys.stdout.write(text)
+        return 0
+    try:
+        with open(path, "w") as out:
+            out.write(text)
+    except OSError as e:
+        sys.stderr.write(f"ppcd: cannot write {path!r}: {e.strerror}\n")
+        return 1
+    return 0
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     if argv is None:
         argv = sys.argv[1:]
@@ -84,14 +116,27 @@ def main(argv: Optional[List[str]] = None) -> int:
         return _bench(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command != "run":
+    if args.command not in ("run", "dump-vmstate"):
         parser.print_help()
         return 1
+    if args.machine == "help":
+        for machine in MACHINE_TYPES:
+            print(f"{machine.name:<20} {machine.description}")
+        return 0
+    try:
+        machine = machine_type(args.machine)
+    except ValueError as e:
+        sys.stderr.write(f"ppcd: {e}\n")
+        return 1
+    if args.command == "dump-vmstate":
+        return _dump_vmstate(args.file, dump_vmstate(machine))
     options = RunOptions(
         boot=BootConfig(kernel=args.kernel, cpu=args.cpu, memory=args.memory),
         serial=args.serial, max_instructions=args.max_instructions,
         worker_python=args.worker_python, engine=getattr(args, "engine", None),
-        qmp=args.qmp, start_paused=args.start_paused, name=args.name)
+        qmp=args.qmp, start_paused=args.start_paused, name=args.name, machine=machine.name,
+        gdb=args.gdb,
+        incoming=args.incoming, allow_exec_migration=args.allow_exec_migration)
     try:
         return run_guest(options)
     except (GuestImageError, ConfigError) as e:

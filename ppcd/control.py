@@ -35,6 +35,18 @@ OP_GET_REGISTERS = "get-registers"  # -> {name: int or list of ints}
 OP_SET_REGISTERS = "set-registers"  # {"registers": {name: value}}: change some registers
 OP_RESET = "reset"                  # fresh vCPU in the entry state (RAM is the control's job)
 OP_QUIT = "quit"                    # the worker exits with status 0 after replying
+# Migration (ppcd/migration): the state of a stopped vCPU and machine as plain values
+# (ppcd/migration/snapshot.py), and throttling the running vCPU.
+OP_SAVE_STATE = "save-state"        # -> {"cpu": {...}, "rtc_offset": x, "console_pending": hex}
+OP_LOAD_STATE = "load-state"        # {"state": the same}: a fresh machine in that state
+OP_THROTTLE = "throttle"            # {"percent": P}: sleep P% of the time the vCPU runs
+# The debugger (ppcd/gdbstub, ppcd/machine/debug.py). Kinds: "sw", "hw" (breakpoints at
+# "address"), "write", "read", "access" (watchpoints on "length" bytes at "address").
+OP_INSERT_BREAKPOINT = "insert-breakpoint"  # {"kind", "address", "length"}
+OP_REMOVE_BREAKPOINT = "remove-breakpoint"  # the same -> {"removed": bool}
+OP_CLEAR_BREAKPOINTS = "clear-breakpoints"  # remove every breakpoint and watchpoint
+OP_DEBUG_STEP = "debug-step"        # execute one instruction -> the stop, as EV_DEBUG_STOP's data
+OP_INVALIDATE = "invalidate"        # {"address", "length"}: RAM changed from outside the vCPU
 
 # Events (unsolicited, worker -> control). The vCPU is stopped when each of them is sent.
 EV_SHUTDOWN = "shutdown"            # the guest powered off through RTAS
@@ -42,6 +54,7 @@ EV_RESET_REQUEST = "reset-request"  # the guest asked for a reboot through RTAS
 EV_LIMIT = "limit"                  # --max-instructions ran out; {"reason": TEXT}
 EV_STUCK = "stuck"                  # idle with nothing that could wake it; {"reason": TEXT}
 EV_ERROR = "error"                  # the engine failed (an emulator bug); {"reason": TEXT}
+EV_DEBUG_STOP = "debug-stop"        # a breakpoint or watchpoint: {"reason", "address"?}
 
 
 class ChannelError(Exception):

@@ -19,9 +19,13 @@ from typing import Any, Callable, Dict, List, Optional
 import trio
 
 from . import control
+from .gdbstub.server import GDBServer, parse_gdb_address
 from .machine.boot import BootConfig, fdt_address, prepare
 from .machine.elfload import GuestImageError
 from .machine.ram import GuestRAM
+from .migration.machine import machine_type
+from .migration.manager import MigrationManager
+from .migration.transport import TransportError
 from .qmp.schema import QMPError
 from .qmp.server import QMPServer, open_listener, parse_address
 
@@ -31,6 +35,7 @@ RUNNING = "running"
 PAUSED = "paused"
 SHUTDOWN = "shutdown"
 INTERNAL_ERROR = "internal-error"
+DEBUG = "debug"                     # stopped by the debugger (a breakpoint, a step)
 INMIGRATE = "inmigrate"
 POSTMIGRATE = "postmigrate"
 FINISH_MIGRATE = "finish-migrate"
@@ -59,6 +64,10 @@ class RunOptions:
     qmp: List[str] = field(default_factory=list)
     start_paused: bool = False      # -S: stay in prelaunch until cont
     name: Optional[str] = None
+    gdb: Optional[str] = None       # --gdb tcp:HOST:PORT or unix:PATH
+    machine: str = "pseries"
+    incoming: Optional[str] = None  # --incoming URI or "defer"
+    allow_exec_migration: bool = False
 
 
 def open_serial(spec: str):
@@ -181,6 +190,10 @@ class VirtualMachine:
         self.exited = trio.Event()
         self._lock = trio.Lock()
         self._nursery: Optional[trio.Nursery] = None
+        # Why the debugger stopped the vCPU, while the state is DEBUG (ppcd/machine/debug.py).
+        self.debug_stop: Optional[Dict[str, Any]] = None
+        self.migration = MigrationManager(self, machine_type(options.machine),
+                                          options.allow_exec_migration)
 
     @property
     def running(self) -> bool:
@@ -270,6 +283,9 @@ class VirtualMachine:
             self.finish(2)
         elif event == control.EV_ERROR:
             self._internal_error(f"vCPU error: {data.get('reason')}")
+        elif event == control.EV_DEBUG_STOP:
+            assert self._nursery is not None
+            self._nursery.start_soon(self._debug_stopped, data)
 
     async def _guest_reset(self) -> None:
         try:
@@ -289,6 +305,8 @@ class VirtualMachine:
     async def stop(self) -> None:
         with trio.CancelScope(shield=True):
             async with self._lock:
+                if self.state == INMIGRATE:
+                    self.options.start_paused = True    # QEMU: autostart off
                 if self.state != RUNNING:
                     return
                 await self._ask(control.OP_STOP)
@@ -302,6 +320,9 @@ class VirtualMachine:
                 if self.state in (SHUTDOWN, INTERNAL_ERROR):
                     raise QMPError("Resetting the Virtual Machine is required")
                 if self.state == RUNNING:
+                    return
+                if self.state == INMIGRATE:
+                    self.options.start_paused = False   # QEMU: run once the load is done
                     return
                 await self._ask(control.OP_CONT)
                 self.state = RUNNING
@@ -335,6 +356,39 @@ class VirtualMachine:
                     await self._ask(control.OP_CONT)
                 else:
                     self.state = PRELAUNCH
+
+    async def _debug_stopped(self, stop: Dict[str, Any]) -> None:
+        # Under the lock: the cont that let the vCPU run has finished announcing RESUME.
+        async with self._lock:
+            if self.state == RUNNING:
+                self.state = DEBUG
+                self.debug_stop = stop
+                self.emit("STOP")
+
+    async def step(self) -> Dict[str, Any]:
+        """Execute one instruction for the debugger; the stop, as debug.py reports it."""
+        with trio.CancelScope(shield=True):
+            async with self._lock:
+                if self.state in (SHUTDOWN, INTERNAL_ERROR, INMIGRATE):
+                    raise QMPError(f"cannot step in state {self.state}")
+                # QEMU's stub runs the VM for a step: RESUME, then STOP in "debug".
+                self.state = RUNNING
+                self.emit("RESUME")
+                stop = await self._ask(control.OP_DEBUG_STEP)
+                if self.state == RUNNING:
+                    self.state = DEBUG
+                    self.debug_stop = stop
+                    self.emit("STOP")
+                return stop
+
+    async def ask(self, op: str, **args: Any) -> Any:
+        """A request to the worker (ppcd/control.py); QMPError when it is not running."""
+        return await self._ask(op, **args)
+
+    async def write_physical(self, address: int, data: bytes) -> None:
+        """Write guest RAM from outside the vCPU; translations of it are dropped."""
+        self.ram.write(address, data)
+        await self._ask(control.OP_INVALIDATE, address=address, length=len(data))
 
     def system_powerdown(self) -> None:
         # QEMU's pseries raises an EPOW interrupt; ppcd has no event source for the guest yet,
@@ -380,35 +434,65 @@ def run_guest(options: RunOptions) -> int:
 async def _serve(options: RunOptions, ram: GuestRAM, console_fds: List[Optional[int]],
                  addresses: List[Any]) -> int:
     listeners = []
+    gdb_listener = None
     try:
         for address in addresses:
             try:
                 listeners.append(await open_listener(address))
             except OSError as e:
                 raise ConfigError(f"cannot listen on {address}: {e.strerror}") from None
-        vm = VirtualMachine(options, ram, console_fds, serving=bool(listeners))
+        if options.gdb is not None:
+            try:
+                gdb_address = parse_gdb_address(options.gdb)
+                gdb_listener = await open_listener(gdb_address)
+            except ValueError as e:
+                raise ConfigError(str(e)) from None
+            except OSError as e:
+                raise ConfigError(f"cannot listen on {gdb_address}: {e.strerror}") from None
+        vm = VirtualMachine(options, ram, console_fds,
+                            serving=bool(listeners) or gdb_listener is not None)
         server = QMPServer(vm)
+        gdb_server = GDBServer(vm)
+        incoming = None
+        if options.incoming not in (None, "defer"):
+            # Listening before QMP is up: a client that sees QMP may start the source at once.
+            try:
+                incoming = await vm.migration.prepare_incoming(options.incoming)
+            except TransportError as e:
+                raise ConfigError(str(e)) from None
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(_on_signals, vm)
                 await vm.start(nursery)
-                if not options.start_paused:
+                if options.incoming is not None:
+                    vm.state = INMIGRATE
+                    vm.migration.incoming_deferred = incoming is None
+                    if incoming is not None:
+                        vm.migration.start_incoming(incoming, exit_on_error=True)
+                elif not options.start_paused:
                     await vm.cont()
                 # Clients queue up until the machine is in its starting state.
                 for listener in listeners:
                     nursery.start_soon(server.serve, listener)
+                if gdb_listener is not None:
+                    nursery.start_soon(gdb_server.serve, gdb_listener)
                 await vm.exited.wait()
                 if vm.quit_reason is not None:
                     vm.state = SHUTDOWN
                     vm.emit("SHUTDOWN", {"guest": False, "reason": vm.quit_reason})
+                assert vm.exit_status is not None
+                gdb_server.exit(vm.exit_status)
                 with trio.move_on_after(FLUSH_TIMEOUT):
                     await server.flush()
+                    await gdb_server.flush()
                 nursery.cancel_scope.cancel()
         finally:
             await vm.close()
     finally:
         for listener in listeners:
             await listener.aclose()
+        if gdb_listener is not None:
+            await gdb_listener.aclose()
     assert vm.exit_status is not None
     return vm.exit_status
 

@@ -35,7 +35,7 @@ _LE = {n: struct.Struct("<" + c) for n, c in ((1, "B"), (2, "H"), (4, "I"), (8, 
 class GuestMemory:
     """What the CPU needs of guest RAM: a writable buffer and a dirty map (1 byte per page)."""
 
-    __slots__ = ("buf", "size", "dirty", "store_hooks", "code", "code_written")
+    __slots__ = ("buf", "size", "dirty", "store_hooks", "access_hook", "code", "code_written")
 
     def __init__(self, buf, size: int, dirty) -> None:
         self.buf = buf
@@ -43,6 +43,11 @@ class GuestMemory:
         self.dirty = dirty
         # Called as hook(real_address, length) after every store (watchpoints).
         self.store_hooks: List = []
+        # Called as hook(real_address, length, is_store) before every load and store through
+        # CPUState (the debugger's watchpoints); raising there stops the instruction before
+        # its access, as a data storage interrupt would. The translator's inline accesses
+        # skip it, so the worker runs the interpreter while it is set.
+        self.access_hook: Optional[Callable[[int, int, bool], None]] = None
         # Set by the translating engine: one byte per page, non-zero where translated code
         # lives; a store there calls code_written(real_address, length). Two byte reads per
         # store are cheaper than a hook call.
@@ -148,6 +153,8 @@ class CPUState:
         ra = ea & REAL_ADDRESS_MASK
         if ra + n > self.mem.size:
             raise DataStorage(ea, store)
+        if self.mem.access_hook is not None:
+            self.mem.access_hook(ra, n, store)
         return ra
 
     def load(self, ea: int, n: int) -> int:

@@ -138,7 +138,12 @@ class Emitter:
     def effective_address(self, ra: int, offset: str) -> str:
         base = self.ra0(ra)
         if base == "0":
+            if offset.lstrip("-").isdigit():
+                return f"ea = {int(offset) & self.ea_mask}"
             return f"ea = {offset} & {self.ea_mask}"
+        if self.sf:
+            # As translator_templates._wrap: no big-integer mask on the common path.
+            return f"ea = {base} + {offset}\nif ea >> 64: ea &= {MASK64}"
         return f"ea = ({base} + {offset}) & {self.ea_mask}"
 
     def translate_real(self, size: int, store: bool) -> List[str]:

@@ -42,7 +42,8 @@ def _s32(expr: str) -> str:
 
 
 def _s64(expr: str) -> str:
-    return f"(({expr}) ^ 0x8000000000000000) - 0x8000000000000000"
+    # Conditional, so that a non-negative value meets no big-integer constant (see _wrap).
+    return f"({expr} - {1 << 64} if {expr} >> 63 else {expr})"
 
 
 def _with_record(c, op, target: str, expr: str) -> str:
@@ -51,37 +52,58 @@ def _with_record(c, op, target: str, expr: str) -> str:
     return line + "\n" + c.record(target) if op.rc else line
 
 
+def _wrap(target: str) -> str:
+    """Reduce `target` modulo 2**64 only when it left [0, 2**64).
+
+    Cheaper than an unconditional `& M64` on CPython, and on PyPy it keeps values below 2**63
+    machine integers: the mask itself is a big integer there, and so is every result of `&`
+    with it (about 50x slower in the JIT).
+    """
+    return f"if {target} >> 64: {target} &= {M64}"
+
+
+def _wrapped(c, op, target: str, expr: str) -> str:
+    """`target = expr` modulo 2**64, then CR0 from it when Rc=1."""
+    return _with_record(c, op, target, f"{expr}\n{_wrap(target)}")
+
+
 # --- Arithmetic (Book I 3.3.9) ------------------------------------------------------------
+
+def _add_immediate(c, op, immediate: int) -> str:
+    if not op.RA:
+        return f"{c.w(op.RT)} = {immediate & M64}"           # li, lis
+    return _wrapped(c, op, c.w(op.RT), f"{c.r(op.RA)} + {immediate}")
+
 
 @template("addi")
 def addi(c, op) -> str:
-    return f"{c.w(op.RT)} = ({c.ra0(op.RA)} + {op.SI}) & {M64}"
+    return _add_immediate(c, op, op.SI)
 
 
 @template("addis")
 def addis(c, op) -> str:
-    return f"{c.w(op.RT)} = ({c.ra0(op.RA)} + {op.SI << 16}) & {M64}"
+    return _add_immediate(c, op, op.SI << 16)
 
 
 @template("add")
 def add(c, op) -> Optional[str]:
     if op.oe:
         return None
-    return _with_record(c, op, c.w(op.RT), f"({c.r(op.RA)} + {c.r(op.RB)}) & {M64}")
+    return _wrapped(c, op, c.w(op.RT), f"{c.r(op.RA)} + {c.r(op.RB)}")
 
 
 @template("subf")
 def subf(c, op) -> Optional[str]:
     if op.oe:
         return None
-    return _with_record(c, op, c.w(op.RT), f"({c.r(op.RB)} - {c.r(op.RA)}) & {M64}")
+    return _wrapped(c, op, c.w(op.RT), f"{c.r(op.RB)} - {c.r(op.RA)}")
 
 
 @template("neg")
 def neg(c, op) -> Optional[str]:
     if op.oe:
         return None
-    return _with_record(c, op, c.w(op.RT), f"-{c.r(op.RA)} & {M64}")
+    return _wrapped(c, op, c.w(op.RT), f"-{c.r(op.RA)}")
 
 
 def _carrying(c, op, x: str, y: str, cin: str, record: bool) -> str:
@@ -89,7 +111,7 @@ def _carrying(c, op, x: str, y: str, cin: str, record: bool) -> str:
     ca = "s >> 64" if c.sf else "cpu.ca32"
     lines = [f"x = {x}", f"y = {y}", f"s = x + y + {cin}",
              f"cpu.ca32 = ((x & {M32}) + (y & {M32}) + {cin}) >> 32",
-             f"cpu.ca = {ca}", f"{c.w(op.RT)} = s & {M64}"]
+             f"cpu.ca = {ca}", f"{c.w(op.RT)} = s", _wrap(c.w(op.RT))]
     if record:
         lines.append(c.record(c.w(op.RT)))
     return "\n".join(lines)
@@ -127,22 +149,21 @@ for _name in _CARRYING:
 @template("mulli")
 def mulli(c, op) -> str:
     # The low doubleword of a product is the same for signed and unsigned operands.
-    return f"{c.w(op.RT)} = ({c.r(op.RA)} * {op.SI}) & {M64}"
+    return _wrapped(c, op, c.w(op.RT), f"{c.r(op.RA)} * {op.SI}")
 
 
 @template("mulld")
 def mulld(c, op) -> Optional[str]:
     if op.oe:
         return None
-    return _with_record(c, op, c.w(op.RT), f"({c.r(op.RA)} * {c.r(op.RB)}) & {M64}")
+    return _wrapped(c, op, c.w(op.RT), f"{c.r(op.RA)} * {c.r(op.RB)}")
 
 
 @template("mullw")
 def mullw(c, op) -> Optional[str]:
     if op.oe:
         return None
-    return _with_record(c, op, c.w(op.RT),
-                        f"(({_s32(c.r(op.RA))}) * ({_s32(c.r(op.RB))})) & {M64}")
+    return _wrapped(c, op, c.w(op.RT), f"({_s32(c.r(op.RA))}) * ({_s32(c.r(op.RB))})")
 
 
 # --- Compare (3.3.10) ---------------------------------------------------------------------
@@ -207,7 +228,7 @@ for _name in _IMMEDIATE_LOGICAL:
 # RA = f(RS, RB) for the X-form logical instructions, as the semantics compute them.
 _LOGICAL = {"and": "{s} & {b}", "or": "{s} | {b}", "xor": "{s} ^ {b}",
             "nand": "({s} & {b}) ^ M64", "nor": "({s} | {b}) ^ M64", "eqv": "({s} ^ {b}) ^ M64",
-            "andc": "{s} & ({b} ^ M64)", "orc": "{s} | ({b} ^ M64)"}
+            "andc": "{s} & ~{b}", "orc": "{s} | ({b} ^ M64)"}
 
 
 def _logical(name: str) -> None:
@@ -223,18 +244,17 @@ for _name in _LOGICAL:
 
 @template("extsb")
 def extsb(c, op) -> str:
-    return _with_record(c, op, c.w(op.RA), f"((({c.r(op.RS)} & 0xFF) ^ 0x80) - 0x80) & {M64}")
+    return _wrapped(c, op, c.w(op.RA), f"(({c.r(op.RS)} & 0xFF) ^ 0x80) - 0x80")
 
 
 @template("extsh")
 def extsh(c, op) -> str:
-    return _with_record(c, op, c.w(op.RA),
-                        f"((({c.r(op.RS)} & 0xFFFF) ^ 0x8000) - 0x8000) & {M64}")
+    return _wrapped(c, op, c.w(op.RA), f"(({c.r(op.RS)} & 0xFFFF) ^ 0x8000) - 0x8000")
 
 
 @template("extsw")
 def extsw(c, op) -> str:
-    return _with_record(c, op, c.w(op.RA), f"({_s32(c.r(op.RS))}) & {M64}")
+    return _wrapped(c, op, c.w(op.RA), _s32(c.r(op.RS)))
 
 
 @template("cntlzw")
@@ -346,7 +366,7 @@ def _shift_algebraic(c, op, value: str, n: int) -> str:
     # CA = CA32 = 1 if the value is negative and 1 bits were shifted out (_shift_algebraic).
     lines = [f"s = {value}"]
     lines.append(f"cpu.ca = cpu.ca32 = 1 if s < 0 and s & {(1 << n) - 1} else 0")
-    return "\n".join(lines) + "\n" + _with_record(c, op, c.w(op.RA), f"(s >> {n}) & {M64}")
+    return "\n".join(lines) + "\n" + _wrapped(c, op, c.w(op.RA), f"s >> {n}")
 
 
 @template("srawi")
@@ -382,8 +402,8 @@ def _access(c, op, name: str) -> Optional[str]:
     if load:
         value = f"{c.unpacker(size, bool(reverse))}(buf, a)[0]"
         if extend == "a":
-            sign = 1 << (8 * size - 1)
-            value = f"(({value} ^ {sign}) - {sign}) & {M64}"
+            lines.append(f"v = {value}")
+            value = f"v + {M64 ^ ((1 << 8 * size) - 1)} if v >> {8 * size - 1} else v"
         lines.append(f"{c.w(op.RT)} = {value}")
         if update:
             lines.append(f"{c.w(op.RA)} = ea")
@@ -448,13 +468,18 @@ def _condition(c, bo: int, bi: int, pre: list) -> Optional[str]:
     """The branch condition, with CTR decremented first (in `pre`) when BO[2]=0."""
     tests = []
     if not bo & 0x04:
-        pre.append(f"{c.special_w('ctr')} = (ctr - 1) & {M64}")
+        pre.append(f"{c.special_w('ctr')} = ctr - 1\n{_wrap('ctr')}")
         ctr = "ctr" if c.sf else f"(ctr & {M32})"
         tests.append(f"{ctr} == 0" if bo & 0x02 else f"{ctr} != 0")
     if not bo & 0x10:
         bit = f"{c.cr_r()} & {1 << (31 - bi)}"
         tests.append(f"({bit})" if bo & 0x08 else f"not ({bit})")
     return " and ".join(tests) or None
+
+
+def _aligned(c, register: str) -> str:
+    """A branch target from a register: the low two bits cleared, in the mode's width."""
+    return f"{register} >> 2 << 2" if c.sf else f"{register} & {~3 & M32}"
 
 
 def _link(c, op, pre: list) -> None:
@@ -488,7 +513,7 @@ def bc(c, op):
 
 @branch("bclr")
 def bclr(c, op):
-    pre = [f"tgt = {c.special_r('lr')} & {~3 & c.ea_mask}"]     # before LK=1 replaces LR
+    pre = [f"tgt = {_aligned(c, c.special_r('lr'))}"]     # before LK=1 replaces LR
     _link(c, op, pre)
     cond = _condition(c, op.BO, op.BI, pre)
     return "\n".join(pre), cond, "tgt"
@@ -498,7 +523,7 @@ def bclr(c, op):
 def bcctr(c, op):
     if not op.BO & 0x04:
         return None                    # the CTR-testing form has its own order: semantics
-    pre = [f"tgt = {c.special_r('ctr')} & {~3 & c.ea_mask}"]
+    pre = [f"tgt = {_aligned(c, c.special_r('ctr'))}"]
     _link(c, op, pre)
     cond = _condition(c, op.BO, op.BI, pre)
     return "\n".join(pre), cond, "tgt"
@@ -506,7 +531,7 @@ def bcctr(c, op):
 
 @branch("bctar")
 def bctar(c, op):
-    pre = [f"tgt = cpu.tar & {~3 & c.ea_mask}"]
+    pre = [f"tgt = {_aligned(c, 'cpu.tar')}"]
     _link(c, op, pre)
     cond = _condition(c, op.BO, op.BI, pre)
     return "\n".join(pre), cond, "tgt"

@@ -3,6 +3,9 @@
 Both are memfds so the worker maps the very same pages (DESIGN.md): RAM is guest physical
 address 0 upwards; the dirty map holds one byte per 4 KiB page, set by the worker on every
 store and cleared by migration before it copies a page.
+
+`written` (the control process's own, not shared) holds the pages whose dirty marks migration
+has taken: a page in neither map has held zeros since reset, so migration sends it unread.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ class GuestRAM:
         self.dirty_fd = dirty_fd
         self.ram = mmap.mmap(ram_fd, size)
         self.dirty = mmap.mmap(dirty_fd, self.pages)
+        self.written = bytearray(self.pages)
 
     def write(self, address: int, data: bytes) -> None:
         """Copy bytes into guest RAM from the control process, marking the pages dirty."""
@@ -71,8 +75,11 @@ class GuestRAM:
     def clear(self) -> None:
         """Zero all of RAM (machine reset) by handing the memfd's pages back to the kernel."""
         self.ram.madvise(mmap.MADV_REMOVE)
-        for page in range(self.pages):
-            self.dirty[page] = 1
+        # Pages that held data are marked so a migration under way sends them again (as zeros);
+        # every other page is still known to be zero.
+        maybe = int.from_bytes(self.dirty[:], "little") | int.from_bytes(self.written, "little")
+        self.dirty[:] = maybe.to_bytes(self.pages, "little")
+        self.written[:] = bytes(self.pages)
 
     def close(self) -> None:
         self.ram.close()

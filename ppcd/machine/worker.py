@@ -18,14 +18,17 @@ import select
 import signal
 import socket
 import sys
+import time
 import traceback
 from typing import Any, Callable, Dict, List, Optional
 
 from ppcd import control
 from ppcd.cpu.interpreter import IDLE, MachineStop
 from ppcd.cpu.spr import SPRS
+from ppcd.migration import snapshot
 
 from .console import Console
+from .debug import STEP, Debugger
 from .pseries import Machine
 from .ram import GuestRAM
 from .rtas import REBOOT_STATUS
@@ -86,6 +89,8 @@ class Worker:
         self.parent = os.getppid()
         self.running = False
         self.stuck_reported = False
+        self.throttle = 0           # percent of time the vCPU sleeps (migration auto-converge)
+        self.debugger = Debugger()
         self.machine = self._new_machine()
         self.handlers: Dict[str, Callable[[Dict[str, Any]], Any]] = {
             control.OP_CONT: self.cont,
@@ -95,6 +100,14 @@ class Worker:
             control.OP_SET_REGISTERS: self.set_registers,
             control.OP_RESET: self.reset,
             control.OP_QUIT: self.quit,
+            control.OP_SAVE_STATE: lambda args: snapshot.capture(self.machine),
+            control.OP_LOAD_STATE: self.load_state,
+            control.OP_THROTTLE: self.set_throttle,
+            control.OP_INSERT_BREAKPOINT: self.insert_breakpoint,
+            control.OP_REMOVE_BREAKPOINT: self.remove_breakpoint,
+            control.OP_CLEAR_BREAKPOINTS: lambda args: self.debugger.clear(),
+            control.OP_DEBUG_STEP: self.debug_step,
+            control.OP_INVALIDATE: self.invalidate,
         }
 
     def _new_machine(self) -> Machine:
@@ -102,6 +115,8 @@ class Worker:
         options = {"engine": engine} if engine else {}
         machine = Machine(self.ram, self.config["cpu"], self.console, **options)
         machine.reset_cpu(self.config["fdt_address"])
+        # Breakpoints outlive a reset, as QEMU's do.
+        self.debugger.attach(machine.cpu)
         return machine
 
     # --- requests ----------------------------------------------------------------------
@@ -123,6 +138,25 @@ class Worker:
         set_registers(self.machine.cpu, args["registers"])
         return {}
 
+    def insert_breakpoint(self, args: Dict[str, Any]) -> Dict[str, Any]:
+        self.debugger.insert(args["kind"], int(args["address"]), int(args["length"]))
+        return {}
+
+    def remove_breakpoint(self, args: Dict[str, Any]) -> Dict[str, Any]:
+        return {"removed": self.debugger.remove(args["kind"], int(args["address"]),
+                                                int(args["length"]))}
+
+    def debug_step(self, args: Dict[str, Any]) -> Dict[str, Any]:
+        self.running = False
+        return self._execute(1, step=True) or {"reason": STEP}
+
+    def invalidate(self, args: Dict[str, Any]) -> Dict[str, Any]:
+        """Drop translations of RAM the control process rewrote (the debugger's writes)."""
+        mem = self.machine.cpu.mem
+        if mem.code_written is not None:
+            mem.code_written(int(args["address"]), int(args["length"]))
+        return {}
+
     def reset(self, args: Dict[str, Any]) -> Dict[str, Any]:
         self.running = False
         self.stuck_reported = False
@@ -131,6 +165,21 @@ class Worker:
 
     def quit(self, args: Dict[str, Any]) -> Dict[str, Any]:
         raise _Quit()
+
+    def load_state(self, args: Dict[str, Any]) -> Dict[str, Any]:
+        # A fresh machine: nothing translated from the RAM the stream has just replaced.
+        self.running = False
+        self.stuck_reported = False
+        self.machine = self._new_machine()
+        snapshot.restore(self.machine, args["state"])
+        return {}
+
+    def set_throttle(self, args: Dict[str, Any]) -> Dict[str, Any]:
+        percent = int(args["percent"])
+        if not 0 <= percent < 100:
+            raise ValueError(f"throttle of {percent}% is outside 0..99")
+        self.throttle = percent
+        return {}
 
     def handle(self, messages: List[Dict[str, Any]]) -> None:
         for message in messages:
@@ -151,21 +200,32 @@ class Worker:
         self.running = False
         self.channel.send({"event": name, "data": data})
 
-    def _execute(self, budget: int) -> None:
-        """Run up to `budget` instructions; a guest stop or an engine failure stops the vCPU."""
+    def _execute(self, budget: int, step: bool = False) -> Optional[Dict[str, Any]]:
+        """Run up to `budget` instructions; a guest stop or an engine failure stops the vCPU.
+
+        Returns the debugger's stop (a breakpoint, a watchpoint or the end of a step), which
+        is also sent as an event unless this is a step, whose reply carries it.
+        """
         cpu = self.machine.cpu
+        stop: Optional[Dict[str, Any]] = None
         try:
-            outcome = self.machine.engine.run(budget)
-        except MachineStop as stop:
-            self._event(control.EV_RESET_REQUEST if stop.status == REBOOT_STATUS
+            if step or self.debugger.active:
+                outcome, stop = self.debugger.run(budget, step)
+            else:
+                outcome = self.machine.engine.run(budget)
+        except MachineStop as end:
+            self._event(control.EV_RESET_REQUEST if end.status == REBOOT_STATUS
                         else control.EV_SHUTDOWN)
-            return
+            return None
         except Exception as e:   # an emulator bug: report it, keep the state for inspection
             traceback.print_exc()
             self._event(control.EV_ERROR, reason=f"{type(e).__name__}: {e} at pc {cpu.pc:#x}")
-            return
-        if outcome == IDLE and self.running:
+            return None
+        if stop is not None and not step:
+            self._event(control.EV_DEBUG_STOP, **stop)
+        elif outcome == IDLE and self.running:
             self._idle()
+        return stop
 
     def _idle(self) -> None:
         """The vCPU ceded with no timer armed: wait for console input or a request."""
@@ -209,6 +269,12 @@ class Worker:
                 self.handle(self.channel.drain())
             elif os.getppid() != self.parent:
                 return   # the control process died without closing the channel
+            elif self.throttle:
+                started = time.monotonic()
+                self._run_slice()
+                # QEMU's cpu_throttle: sleep P/(100-P) of the time run, woken by a request.
+                pause = (time.monotonic() - started) * self.throttle / (100 - self.throttle)
+                select.select([self.channel.sock], [], [], pause)
             else:
                 self._run_slice()
 

@@ -13,9 +13,11 @@ import trio
 
 from .. import __version__
 from ..machine.pseries import CPU_MODELS
+from ..migration.manager import CAPABILITIES as MIGRATION_CAPABILITIES
+from ..migration.transport import TransportError
 from .events import EVENTS
 from .hmp import run_hmp
-from .schema import INT, STR, Member, QMPError, Schema, enum, introspection
+from .schema import BOOL, INT, STR, Member, QMPError, Schema, enum, introspection, struct
 
 if TYPE_CHECKING:
     from .server import Session
@@ -187,3 +189,73 @@ async def human_monitor_command(session: "Session", command_line: str,
                                 cpu_index: int = 0) -> str:
     check_cpu_index(cpu_index)
     return await run_hmp(session, command_line)
+
+
+# --- migration (ppcd/migration/manager.py; qapi/migration.json) ----------------------------
+MIGRATION_CAPABILITY = enum("MigrationCapability", *MIGRATION_CAPABILITIES)
+_CAPABILITY_STATUS = struct("MigrationCapabilityStatus",
+                            Member("capability", MIGRATION_CAPABILITY), Member("state", BOOL))
+_PARAMETERS = ("downtime-limit", "max-bandwidth", "avail-switchover-bandwidth",
+               "cpu-throttle-initial", "cpu-throttle-increment")
+
+
+@command("migrate", Member("uri", STR), Member("blk", BOOL, optional=True),
+         Member("inc", BOOL, optional=True), Member("detach", BOOL, optional=True),
+         Member("resume", BOOL, optional=True))
+async def migrate(session: "Session", uri: str, blk: bool = False, inc: bool = False,
+                  detach: bool = True, resume: bool = False) -> Dict[str, Any]:
+    if blk or inc or resume:
+        raise QMPError("ppcd migrates no block devices and cannot resume a migration")
+    await session.vm.migration.migrate(uri)
+    return {}
+
+
+@command("migrate_cancel")
+async def migrate_cancel(session: "Session") -> Dict[str, Any]:
+    session.vm.migration.cancel()
+    return {}
+
+
+@command("query-migrate")
+async def query_migrate(session: "Session") -> Dict[str, Any]:
+    return session.vm.migration.info()
+
+
+@command("migrate-set-capabilities", Member("capabilities", _CAPABILITY_STATUS, array=True))
+async def migrate_set_capabilities(session: "Session",
+                                   capabilities: List[Dict[str, Any]]) -> Dict[str, Any]:
+    session.vm.migration.set_capabilities({c["capability"]: c["state"] for c in capabilities})
+    return {}
+
+
+@command("query-migrate-capabilities")
+async def query_migrate_capabilities(session: "Session") -> List[Dict[str, Any]]:
+    return [{"capability": name, "state": state}
+            for name, state in session.vm.migration.capabilities.items()]
+
+
+@command("migrate-set-parameters", *(Member(name, INT, optional=True) for name in _PARAMETERS))
+async def migrate_set_parameters(session: "Session", **parameters: int) -> Dict[str, Any]:
+    session.vm.migration.set_parameters(**parameters)
+    return {}
+
+
+@command("query-migrate-parameters")
+async def query_migrate_parameters(session: "Session") -> Dict[str, Any]:
+    return session.vm.migration.parameters.to_json()
+
+
+@command("migrate-incoming", Member("uri", STR), Member("exit-on-error", BOOL, optional=True))
+async def migrate_incoming(session: "Session", uri: str,
+                           exit_on_error: bool = True) -> Dict[str, Any]:
+    migration = session.vm.migration
+    if not migration.incoming_deferred:
+        raise QMPError("For use with '-incoming defer'")
+    if migration.incoming_started:
+        raise QMPError("The incoming migration has already been started")
+    try:
+        listener = await migration.prepare_incoming(uri)
+    except TransportError as e:
+        raise QMPError(str(e)) from None
+    migration.start_incoming(listener, exit_on_error)
+    return {}

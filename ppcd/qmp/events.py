@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any, Dict, Optional
 
-from .schema import BOOL, Member, Schema, enum
+from .schema import BOOL, INT, Member, Schema, enum
 
 # qapi/run-state.json's ShutdownCause: why a SHUTDOWN or RESET happened.
 SHUTDOWN_CAUSE = enum("ShutdownCause", "none", "host-error", "host-qmp-quit",
@@ -19,6 +19,11 @@ EVENTS = {
     "RESET": _CAUSED,
     "SHUTDOWN": _CAUSED,
     "POWERDOWN": Schema(),
+    "MIGRATION": Schema((Member("status", enum(
+        "MigrationStatus", "none", "setup", "cancelling", "cancelled", "active",
+        "postcopy-active", "postcopy-paused", "postcopy-recover", "completed", "failed",
+        "colo", "pre-switchover", "device", "wait-unplug")),)),
+    "MIGRATION_PASS": Schema((Member("pass", INT),)),
 }
 
 

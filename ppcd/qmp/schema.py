@@ -27,11 +27,12 @@ class QMPError(Exception):
 
 @dataclass(frozen=True)
 class Type:
-    """A QAPI type: a builtin (str, int, bool, number, any) or an enum, or an array of one."""
+    """A QAPI type: a builtin (str, int, bool, number, any), an enum or a struct."""
 
     name: str
-    json_type: str               # QAPI introspection's json-type of a builtin, or "enum"
+    json_type: str               # QAPI introspection's json-type of a builtin, "enum", "object"
     values: Tuple[str, ...] = ()
+    members: Tuple["Member", ...] = ()      # of a struct
 
     def check(self, value: Any, where: str) -> Any:
         if self.json_type == "enum":
@@ -52,6 +53,10 @@ class Type:
         elif self.json_type == "number":
             if type(value) not in (int, float):
                 raise _wrong_type(where, "number")
+        elif self.json_type == "object":
+            if not isinstance(value, dict):
+                raise _wrong_type(where, "object")
+            return Schema(self.members).check(value)
         return value
 
 
@@ -68,6 +73,11 @@ BUILTINS = (STR, INT, BOOL, ANY)
 
 def enum(name: str, *values: str) -> Type:
     return Type(name, "enum", values)
+
+
+def struct(name: str, *members: "Member") -> Type:
+    """A struct argument (QAPI 'struct'); handlers get its members as snake_case keys."""
+    return Type(name, "object", members=members)
 
 
 @dataclass(frozen=True)
@@ -129,11 +139,15 @@ def introspection(commands: List[Tuple[str, Schema, bool]],
         name = f"q_obj_{owner}-arg"
         infos.append({"name": name, "meta-type": "object",
                       "members": [m.introspect() for m in schema.members]})
-        for m in schema.members:
+        register(schema.members)
+        return name
+
+    def register(members: Tuple[Member, ...]) -> None:
+        for m in members:
             types[m.type.name] = m.type
+            register(m.type.members)
             if m.array:
                 arrays.add(m.type.name)
-        return name
 
     for name, schema, allow_oob in commands:
         info = {"name": name, "meta-type": "command", "arg-type": object_type(name, schema),
@@ -148,6 +162,9 @@ def introspection(commands: List[Tuple[str, Schema, bool]],
         if t.json_type == "enum":
             infos.append({"name": t.name, "meta-type": "enum", "values": list(t.values),
                           "members": [{"name": v} for v in t.values]})
+        elif t.json_type == "object":
+            infos.append({"name": t.name, "meta-type": "object",
+                          "members": [m.introspect() for m in t.members]})
         else:
             infos.append({"name": t.name, "meta-type": "builtin", "json-type": t.json_type})
     for element in sorted(arrays):

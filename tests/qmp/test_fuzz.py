@@ -16,6 +16,8 @@ import trio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ppcd.migration.machine import MACHINE_TYPES
+from ppcd.migration.manager import MigrationManager
 from ppcd.qmp.commands import COMMANDS
 from ppcd.qmp.framing import ParseError, StreamParser
 from ppcd.qmp.schema import QMPError
@@ -75,6 +77,8 @@ class FakeVM:
         self.worker_pid = 1
         self.ram = SimpleNamespace(size=1 << 20)
         self.finished: Optional[str] = None
+        self.worker = None
+        self.migration = MigrationManager(self, MACHINE_TYPES[-1], allow_exec=False)
 
     running = property(lambda self: self.state == "running")
 

@@ -1,0 +1,234 @@
+"""What a ppcd pseries machine migrates: its device sections and its machine types.
+
+Each DeviceSection pairs a VMStateDescription with the two conversions between the worker's
+snapshot (ppcd/migration/snapshot.py, plus the run state the control process adds) and the
+section's field values, QEMU's pre_save and post_load. The CPU section keeps the shape of
+QEMU's ppc "cpu" section (target/ppc/machine.c: GPRs, CR fields, NIP, the 1024-entry SPR
+array with LR, CTR and XER folded in, the reservation, MSR; then subsections); ppcd's virtual
+clock and PAPR state travel in subsections of their own.
+
+A MachineType pins what its streams may contain through compat properties, as QEMU's
+hw_compat lists do: a newer ppcd keeps every released machine type loadable and emits only
+what that type allows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Mapping, Tuple
+
+from .snapshot import BACKING_SPRS, NONE
+from .vmstate import (
+    BOOL,
+    BUFFER,
+    FLOAT64,
+    INT64,
+    UINT8,
+    UINT32,
+    UINT64,
+    Field,
+    Properties,
+    State,
+    VMStateDescription,
+    VMStateError,
+    schema,
+)
+
+Snapshot = Dict[str, Any]
+MASK64 = (1 << 64) - 1
+SPR_COUNT = 1024
+# SPR numbers whose value the CPU keeps outside cpu.spr; QEMU's cpu_pre_save folds LR, CTR and
+# XER into env.spr the same way.
+SPR_XER, SPR_LR, SPR_CTR, SPR_CFAR, SPR_PVR, SPR_TAR, SPR_PIR = 1, 8, 9, 28, 287, 815, 1023
+_ATTRIBUTE_SPRS = {SPR_XER: "xer", SPR_LR: "lr", SPR_CTR: "ctr", SPR_CFAR: "cfar",
+                   SPR_PVR: "pvr", SPR_TAR: "tar", SPR_PIR: "pir"}
+RUNSTATE_SIZE = 100     # QEMU's globalstate runstate buffer
+
+
+def _nonzero(*names: str) -> Callable[[State, Properties], bool]:
+    return lambda state, properties: any(state[name] for name in names)
+
+
+CPU = VMStateDescription(
+    "cpu", version_id=5, minimum_version_id=5,
+    fields=(
+        Field("env.gpr", UINT64, length=32),
+        Field("env.crf", UINT32, length=8),
+        Field("env.nip", UINT64),
+        Field("env.spr", UINT64, length=SPR_COUNT),
+        Field("env.reserve_addr", UINT64, default=MASK64),
+        Field("env.msr", UINT64),
+    ),
+    subsections=(
+        VMStateDescription("cpu/fpu", 1, 1, (Field("env.fpr", UINT64, length=32),
+                                             Field("env.fpscr", UINT64))),
+        # ppcd's virtual clock: the timebase and decrementer count retired instructions.
+        VMStateDescription("cpu/timebase", 1, 1, (
+            Field("icount", UINT64),
+            Field("tb_offset", INT64),
+            Field("dec_written", INT64),
+            Field("dec_written_at", UINT64),
+            Field("dec_expiry", INT64, default=NONE),
+            Field("pending_dec", BOOL, default=False),
+            Field("dec_bits", UINT8, default=32),
+        )),
+        VMStateDescription("cpu/reservation", 1, 1, (Field("env.reserve_length", UINT64),),
+                           needed=lambda state, properties:
+                           state["env.reserve_addr"] != MASK64),
+        # PAPR state the virtual hypervisor keeps per vCPU (H_SET_MODE, H_CEDE).
+        VMStateDescription("cpu/papr", 1, 1, (Field("lpcr_ile", BOOL, default=False),
+                                              Field("halted", BOOL, default=False)),
+                           needed=_nonzero("lpcr_ile", "halted")),
+        VMStateDescription("cpu/dabr", 1, 1, (Field("env.dabr", UINT64),
+                                              Field("env.dabrx", UINT64)),
+                           needed=_nonzero("env.dabr", "env.dabrx")),
+    ),
+)
+
+
+def _cpu_export(snapshot: Snapshot) -> State:
+    cpu = snapshot["cpu"]
+    spr = [0] * SPR_COUNT
+    for key, value in cpu["spr"].items():
+        spr[int(key)] = value
+    for number, name in _ATTRIBUTE_SPRS.items():
+        spr[number] = cpu[name]
+    return {
+        "env.gpr": cpu["gpr"], "env.crf": [(cpu["cr"] >> (28 - 4 * i)) & 0xF for i in range(8)],
+        "env.nip": cpu["pc"], "env.spr": spr, "env.reserve_addr": cpu["reserve"] & MASK64,
+        "env.msr": cpu["msr"], "env.fpr": cpu["fpr"], "env.fpscr": cpu["fpscr"],
+        "icount": cpu["icount"], "tb_offset": cpu["tb_offset"],
+        "dec_written": cpu["dec_written"], "dec_written_at": cpu["dec_written_at"],
+        "dec_expiry": cpu["dec_expiry"], "pending_dec": cpu["pending_dec"],
+        "dec_bits": cpu["dec_bits"], "env.reserve_length": cpu["reserve_len"],
+        "lpcr_ile": cpu["lpcr_ile"], "halted": cpu["halted"],
+        "env.dabr": cpu["dabr"], "env.dabrx": cpu["dabrx"],
+    }
+
+
+def _cpu_import(state: State, snapshot: Snapshot) -> None:
+    spr = state["env.spr"]
+    cr = 0
+    for value in state["env.crf"]:
+        cr = (cr << 4) | (value & 0xF)
+    reserve = state["env.reserve_addr"]
+    cpu = {
+        "gpr": state["env.gpr"], "fpr": state["env.fpr"], "cr": cr, "pc": state["env.nip"],
+        "msr": state["env.msr"], "fpscr": state["env.fpscr"],
+        "spr": {str(key): spr[key] for key in BACKING_SPRS},
+        "reserve": NONE if reserve == MASK64 else reserve,
+        "reserve_len": state["env.reserve_length"],
+        "icount": state["icount"], "tb_offset": state["tb_offset"],
+        "dec_written": state["dec_written"], "dec_written_at": state["dec_written_at"],
+        "dec_expiry": state["dec_expiry"], "pending_dec": state["pending_dec"],
+        "dec_bits": state["dec_bits"], "lpcr_ile": state["lpcr_ile"],
+        "halted": state["halted"], "dabr": state["env.dabr"], "dabrx": state["env.dabrx"],
+    }
+    for number, name in _ATTRIBUTE_SPRS.items():
+        cpu[name] = spr[number]
+    snapshot["cpu"] = cpu
+
+
+SPAPR = VMStateDescription("spapr", 1, 1, (Field("rtc_offset", FLOAT64, default=0.0),))
+
+# The hvterm's console input that arrived but the guest has not read yet.
+VTY = VMStateDescription("spapr-vty", 1, 1, (
+    Field("pending_len", UINT32),
+    Field("pending", BUFFER, size_field="pending_len", default=b""),
+))
+
+# QEMU's migration/global_state.c: the run state the source was in, so the destination
+# starts the guest only if it was running.
+GLOBALSTATE = VMStateDescription("globalstate", 1, 1, (
+    Field("size", UINT32),
+    Field("runstate", BUFFER, size=RUNSTATE_SIZE),
+))
+
+
+def _runstate_export(snapshot: Snapshot) -> State:
+    name = snapshot["runstate"].encode()
+    return {"size": len(name) + 1, "runstate": name.ljust(RUNSTATE_SIZE, b"\0")}
+
+
+def _runstate_import(state: State, snapshot: Snapshot) -> None:
+    snapshot["runstate"] = state["runstate"].split(b"\0", 1)[0].decode("ascii", "replace")
+
+
+@dataclass(frozen=True)
+class DeviceSection:
+    vmsd: VMStateDescription
+    instance_id: int
+    export: Callable[[Snapshot], State]          # QEMU's pre_save
+    apply: Callable[[State, Snapshot], None]     # QEMU's post_load
+
+    @property
+    def name(self) -> str:
+        return self.vmsd.name
+
+
+DEVICE_SECTIONS: Tuple[DeviceSection, ...] = (
+    DeviceSection(SPAPR, 0, lambda s: {"rtc_offset": float(s["rtc_offset"])},
+                  lambda state, s: s.update(rtc_offset=state["rtc_offset"])),
+    DeviceSection(CPU, 0, _cpu_export, _cpu_import),
+    DeviceSection(VTY, 0, lambda s: {"pending_len": len(s["console_pending"]) // 2,
+                                     "pending": bytes.fromhex(s["console_pending"])},
+                  lambda state, s: s.update(console_pending=state["pending"].hex())),
+    DeviceSection(GLOBALSTATE, 0, _runstate_export, _runstate_import),
+)
+
+
+def find_section(name: str, instance_id: int) -> DeviceSection:
+    for section in DEVICE_SECTIONS:
+        if section.name == name and section.instance_id == instance_id:
+            return section
+    raise VMStateError(f"Unknown savevm section or instance '{name}' {instance_id}. Make sure "
+                       "that your current VM setup matches your saved VM setup, including any "
+                       "hotplugged devices")
+
+
+def check_cpu(snapshot: Snapshot, pvr: int) -> None:
+    """The destination runs the CPU model the source ran (QEMU checks the PVR the same way)."""
+    theirs = snapshot["cpu"]["pvr"]
+    if theirs != pvr:
+        raise VMStateError(f"cpu: the stream's PVR {theirs:#010x} does not match this machine's "
+                           f"{pvr:#010x}: start the destination with the source's --cpu")
+
+
+@dataclass(frozen=True)
+class MachineType:
+    name: str
+    properties: Mapping[str, Any]     # compat properties: what this type's streams carry
+    description: str
+
+
+# Oldest first; `pseries` names the newest. A released type is never changed, only added to.
+MACHINE_TYPES: Tuple[MachineType, ...] = (
+    MachineType("pseries-0.1", {"migration.send-configuration": True,
+                                "migration.send-section-footer": True},
+                "pSeries Logical Partition (PAPR compliant), ppcd 0.1 stream format"),
+)
+DEFAULT_MACHINE = "pseries"
+
+
+def machine_type(name: str) -> MachineType:
+    if name == DEFAULT_MACHINE:
+        return MACHINE_TYPES[-1]
+    for candidate in MACHINE_TYPES:
+        if candidate.name == name:
+            return candidate
+    raise ValueError(f"unknown machine type {name!r}: use one of "
+                     + ", ".join(m.name for m in MACHINE_TYPES))
+
+
+def dump_vmstate(machine: MachineType) -> Dict[str, Any]:
+    """`ppcd dump-vmstate`: every section a machine type's streams may carry, as JSON data."""
+    dump: Dict[str, Any] = {"vmschkmachine": {"Name": machine.name,
+                                              "Properties": dict(machine.properties)}}
+    for section in DEVICE_SECTIONS:
+        dump[section.name] = {"Name": section.name, "instance_id": section.instance_id,
+                              "version_id": section.vmsd.version_id,
+                              "minimum_version_id": section.vmsd.minimum_version_id,
+                              "Description": schema(section.vmsd)}
+    dump["ram"] = {"Name": "ram", "instance_id": 0, "version_id": 4, "minimum_version_id": 4,
+                   "Description": {"name": "ram", "iterable": True}}
+    return dump

@@ -1,0 +1,511 @@
+"""Both ends of a live migration, driven over QMP as QEMU's migration/migration.c is.
+
+Source: setup (connect, stream header, RAM setup) -> active (pre-copy passes while the guest
+runs) -> the vCPU stops (finish-migrate) for the last pass and the device state -> completed,
+and the machine stays in postmigrate. After a failure or a cancel the guest keeps running.
+
+Destination: inmigrate until the whole stream is loaded; the vCPU gets its state only then, so
+a half-loaded guest never runs. The loaded guest runs if it ran on the source (and no -S).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
+
+import trio
+
+from .. import control
+from ..machine.pseries import CPU_MODELS
+from ..machine.ram import PAGE_SIZE
+from ..qmp.schema import QMPError
+from . import stream as S
+from .machine import DEVICE_SECTIONS, MachineType, Snapshot, check_cpu, find_section
+from .ram import RAM_SECTION, RAM_VERSION, RAMLoader, RAMSaver
+from .transport import URI, Channel, Listener, TransportError, connect, listen, parse_uri
+from .vmstate import Cursor, Truncated, VMStateError, load, save
+
+if TYPE_CHECKING:
+    from ..daemon import VirtualMachine
+
+# qapi/migration.json MigrationStatus, the part of QEMU's state machine ppcd goes through.
+NONE, SETUP, ACTIVE, COMPLETED, FAILED = "none", "setup", "active", "completed", "failed"
+CANCELLING, CANCELLED = "cancelling", "cancelled"
+CAPABILITIES = ("events", "auto-converge", "return-path")
+RAM_SECTION_ID = 0
+BANDWIDTH_WINDOW = 0.1          # QEMU's BUFFER_DELAY: the rate limit is kept per 100 ms
+MAX_THROTTLE = 99
+# MIG_RP_MSG_SHUT on the return path: be16 type 1, be16 length 4, be32 0 (ok) or 1 (failed).
+SHUT_OK = b"\x00\x01\x00\x04\x00\x00\x00\x00"
+SHUT_FAILED = b"\x00\x01\x00\x04\x00\x00\x00\x01"
+
+
+@dataclass
+class Parameters:
+    """qapi/migration.json MigrationParameters that ppcd uses, with QEMU 7.2's defaults."""
+
+    downtime_limit: int = 300                   # ms
+    max_bandwidth: int = 128 << 20              # bytes/s
+    avail_switchover_bandwidth: int = 0         # bytes/s; 0: use the measured bandwidth
+    cpu_throttle_initial: int = 20              # percent
+    cpu_throttle_increment: int = 10            # percent
+
+    def to_json(self) -> Dict[str, int]:
+        return {name.replace("_", "-"): value for name, value in vars(self).items()}
+
+
+@dataclass
+class Progress:
+    status: str = NONE
+    start: float = 0.0
+    setup_time: float = 0.0
+    total_time: Optional[float] = None
+    downtime: Optional[float] = None
+    expected_downtime: float = 0.0
+    bandwidth: float = 0.0                      # bytes/s of the last pass
+    dirty_rate: float = 0.0                     # pages/s dirtied during the last pass
+    throttle: int = 0
+    error: Optional[str] = None
+    ram: Optional[RAMSaver] = None
+    total_ram: int = 0
+    events: List[str] = field(default_factory=list)
+
+
+class _RunStates:
+    """The daemon's run-state names, looked up when used: the daemon imports this module."""
+
+    def __getattr__(self, name: str) -> str:
+        from .. import daemon
+        return getattr(daemon, name)
+
+
+vm_states = _RunStates()
+
+
+class MigrationManager:
+    def __init__(self, vm: "VirtualMachine", machine: MachineType, allow_exec: bool) -> None:
+        self.vm = vm
+        self.machine = machine
+        self.allow_exec = allow_exec
+        self.parameters = Parameters()
+        self.capabilities = {name: False for name in CAPABILITIES}
+        self.progress = Progress()
+        self.incoming_deferred = False
+        self.incoming_started = False
+        self._cancel: Optional[trio.CancelScope] = None
+
+    # --- status ----------------------------------------------------------------------------
+    @property
+    def active(self) -> bool:
+        return self.progress.status in (SETUP, ACTIVE, CANCELLING)
+
+    def _set_status(self, status: str) -> None:
+        self.progress.status = status
+        if self.capabilities["events"]:
+            self.vm.emit("MIGRATION", {"status": status})
+
+    def info(self) -> Dict[str, Any]:
+        """query-migrate's MigrationInfo."""
+        p = self.progress
+        if p.status == NONE:
+            return {}
+        info: Dict[str, Any] = {"status": p.status}
+        now = time.monotonic()
+        if p.status in (ACTIVE, COMPLETED, CANCELLING) or p.total_time is not None:
+            total = p.total_time if p.total_time is not None else now - p.start
+            info["total-time"] = int(total * 1000)
+            info["setup-time"] = int(p.setup_time * 1000)
+        if p.status == ACTIVE:
+            info["expected-downtime"] = int(p.expected_downtime * 1000)
+        if p.status == COMPLETED and p.downtime is not None:
+            info["downtime"] = int(p.downtime * 1000)
+        if p.ram is not None:
+            info["ram"] = self._ram_info(now)
+        if p.throttle:
+            info["cpu-throttle-percentage"] = p.throttle
+        if p.error is not None:
+            info["error-desc"] = p.error
+        return info
+
+    def _ram_info(self, now: float) -> Dict[str, Any]:
+        p = self.progress
+        assert p.ram is not None
+        stats = p.ram.stats
+        elapsed = max((p.total_time if p.total_time is not None else now - p.start), 1e-6)
+        remaining = 0 if p.status == COMPLETED else p.ram.remaining_pages() * PAGE_SIZE
+        return {
+            "transferred": stats.transferred, "remaining": remaining, "total": p.total_ram,
+            "duplicate": stats.duplicate, "skipped": 0, "normal": stats.normal,
+            "normal-bytes": stats.normal * PAGE_SIZE,
+            "dirty-pages-rate": int(p.dirty_rate), "mbps": p.bandwidth * 8 / 1e6,
+            "dirty-sync-count": stats.dirty_sync_count, "postcopy-requests": 0,
+            "page-size": PAGE_SIZE, "multifd-bytes": 0,
+            "pages-per-second": int((stats.duplicate + stats.normal) / elapsed),
+            "precopy-bytes": stats.precopy_bytes, "downtime-bytes": stats.downtime_bytes,
+            "postcopy-bytes": 0, "dirty-sync-missed-zero-copy": 0,
+        }
+
+    # --- configuration ---------------------------------------------------------------------
+    def set_capabilities(self, wanted: Dict[str, bool]) -> None:
+        if self.active:
+            raise QMPError("There's a migration process in progress")
+        self.capabilities.update(wanted)
+
+    def set_parameters(self, **values: int) -> None:
+        limits = {"downtime_limit": (0, 2_000_000, "milliseconds"),
+                  "cpu_throttle_initial": (1, 99, ""), "cpu_throttle_increment": (1, 99, ""),
+                  "max_bandwidth": (0, (1 << 63) - 1, "bytes/second"),
+                  "avail_switchover_bandwidth": (0, (1 << 63) - 1, "bytes/second")}
+        for name, value in values.items():
+            low, high, unit = limits[name]
+            if not low <= value <= high:
+                raise QMPError(f"Parameter '{name}' expects an integer in the range of {low} "
+                               f"to {high}{' ' + unit if unit else ''}")
+        for name, value in values.items():
+            setattr(self.parameters, name, value)
+
+    # --- source ----------------------------------------------------------------------------
+    async def migrate(self, uri_text: str) -> None:
+        """QMP migrate: checks, then the migration runs in the background."""
+        if self.active:
+            raise QMPError("There's a migration process in progress")
+        if self.vm.state == vm_states.INMIGRATE:
+            raise QMPError("Guest is waiting for an incoming migration")
+        if self.vm.worker is None or not self.vm.worker.alive:
+            raise QMPError("the vCPU worker is not running")
+        try:
+            uri = parse_uri(uri_text, self.allow_exec)
+        except TransportError:
+            raise QMPError("Parameter 'uri' expects a valid migration protocol") from None
+        self.progress = Progress(start=time.monotonic(), total_ram=self.vm.ram.size)
+        self._set_status(SETUP)
+        self._cancel = trio.CancelScope()
+        assert self.vm._nursery is not None
+        self.vm._nursery.start_soon(self._outgoing, uri, self._cancel)
+
+    def cancel(self) -> None:
+        if self.progress.status in (SETUP, ACTIVE) and self._cancel is not None:
+            self._set_status(CANCELLING)
+            self._cancel.cancel()
+
+    async def _outgoing(self, uri: URI, scope: trio.CancelScope) -> None:
+        p = self.progress
+        stopped_from: Optional[str] = None
+        channel: Optional[Channel] = None
+        try:
+            with scope:
+                try:
+                    channel = await connect(uri)
+                except OSError as e:
+                    raise MigrationFailed(
+                        f"Failed to connect to '{uri}': {e.strerror or e}") from None
+                stopped_from = await self._precopy(channel)
+            if p.status == CANCELLING:
+                self._set_status(CANCELLED)
+            else:
+                p.total_time = time.monotonic() - p.start
+                await self._set_throttle(0)
+                self._set_status(COMPLETED)
+                self.vm.state = vm_states.POSTMIGRATE
+                stopped_from = None
+        except (MigrationFailed, OSError, trio.BrokenResourceError, trio.ClosedResourceError,
+                QMPError) as e:
+            p.error = str(e) if isinstance(e, (MigrationFailed, QMPError)) else \
+                f"Unable to write to the migration stream: {getattr(e, 'strerror', None) or e}"
+            self._set_status(FAILED)
+        finally:
+            if channel is not None:
+                await channel.aclose()
+            if p.status != COMPLETED:
+                with trio.CancelScope(shield=True):
+                    await self._set_throttle(0)
+                    await self._restart(stopped_from)
+            if p.total_time is None:
+                p.total_time = time.monotonic() - p.start
+
+    async def _set_throttle(self, percent: int) -> None:
+        if self.progress.throttle != percent and self.vm.worker is not None:
+            try:
+                await self.vm.worker.request(control.OP_THROTTLE, percent=percent)
+            except Exception:   # noqa: BLE001 - a gone worker has no throttle to lift
+                pass
+        self.progress.throttle = percent
+
+    async def _restart(self, stopped_from: Optional[str]) -> None:
+        """After a failure or cancel, the guest carries on as before (QEMU: vm_start)."""
+        vm = self.vm
+        if stopped_from is None or vm.state != vm_states.FINISH_MIGRATE:
+            return
+        if stopped_from == vm_states.RUNNING:
+            vm.state = vm_states.PAUSED
+            try:
+                await vm.cont()
+            except QMPError:
+                pass
+        else:
+            vm.state = stopped_from
+
+    async def _precopy(self, channel: Channel) -> str:
+        """Send the stream; returns the run state the guest was stopped from."""
+        p = self.progress
+        vm = self.vm
+        saver = RAMSaver(vm.ram)
+        p.ram = saver
+        sender = _RateLimited(channel, saver, self.parameters)
+        props = self.machine.properties
+        footers = props.get("migration.send-section-footer", True)
+
+        async def ram_section(kind: int, chunks) -> None:
+            saver.begin_section()
+            await sender.send(S.section_part(kind, RAM_SECTION_ID))
+            for chunk in chunks:
+                await sender.send(chunk)
+            await sender.send(saver.end_of_section()
+                              + (S.footer(RAM_SECTION_ID) if footers else b""))
+
+        head = S.header()
+        if props.get("migration.send-configuration", True):
+            head += S.configuration(self.machine.name)
+        head += S.section_start(S.QEMU_VM_SECTION_START, RAM_SECTION_ID, RAM_SECTION, 0,
+                                RAM_VERSION) + saver.setup()
+        await sender.send(head + (S.footer(RAM_SECTION_ID) if footers else b""))
+        p.setup_time = time.monotonic() - p.start
+        self._set_status(ACTIVE)
+
+        passes = saver.first_pass()
+        high_dirty_rate = 0
+        while True:
+            started, sent_before = time.monotonic(), sender.sent
+            await ram_section(S.QEMU_VM_SECTION_PART, passes)
+            if self.capabilities["events"]:
+                vm.emit("MIGRATION_PASS", {"pass": saver.stats.dirty_sync_count})
+            elapsed = max(time.monotonic() - started, 1e-6)
+            sent = sender.sent - sent_before
+            p.bandwidth = sent / elapsed
+            remaining_pages = saver.remaining_pages()
+            remaining = remaining_pages * PAGE_SIZE
+            p.dirty_rate = remaining_pages / elapsed
+            switchover = self.parameters.avail_switchover_bandwidth or p.bandwidth
+            p.expected_downtime = remaining / max(switchover, 1.0)
+            if remaining <= switchover * self.parameters.downtime_limit / 1000:
+                break
+            # QEMU's auto-converge: the guest dirtied more than half of what the link carried,
+            # twice running: throttle the vCPU, harder each time it happens again.
+            if self.capabilities["auto-converge"] and remaining > sent / 2:
+                high_dirty_rate += 1
+                if high_dirty_rate >= 2:
+                    high_dirty_rate = 0
+                    step = self.parameters.cpu_throttle_increment if p.throttle else \
+                        self.parameters.cpu_throttle_initial
+                    await self._set_throttle(min(p.throttle + step, MAX_THROTTLE))
+            passes = saver.dirty_pass()
+
+        # The last pass, with the vCPU stopped: the downtime the guest sees.
+        stopped_from = await self._stop_vm()
+        downtime_start = time.monotonic()
+        sent_before = sender.sent
+        sender.unlimited = True
+        state: Snapshot = await vm._ask(control.OP_SAVE_STATE)
+        state["runstate"] = stopped_from
+        await ram_section(S.QEMU_VM_SECTION_END, saver.dirty_pass())
+        devices = []
+        out = bytearray()
+        for number, section in enumerate(DEVICE_SECTIONS, start=RAM_SECTION_ID + 1):
+            out += S.section_start(S.QEMU_VM_SECTION_FULL, number, section.name,
+                                   section.instance_id, section.vmsd.version_id)
+            desc = save(section.vmsd, section.export(state), props, out)
+            devices.append({"name": section.name, "instance_id": section.instance_id, **desc})
+            if footers:
+                out += S.footer(number)
+        await sender.send(bytes(out) + S.eof_and_vmdesc(devices, PAGE_SIZE))
+        if self.capabilities["return-path"] and uri_is_connection(channel):
+            reply = await _read_exactly(channel, len(SHUT_OK))
+            if reply != SHUT_OK:
+                raise MigrationFailed("the destination failed to load the migration stream")
+        p.downtime = time.monotonic() - downtime_start
+        saver.stats.downtime_bytes = sender.sent - sent_before
+        saver.stats.precopy_bytes = sent_before
+        return stopped_from
+
+    async def _stop_vm(self) -> str:
+        """Stop the vCPU for the last pass: run state finish-migrate, STOP if it ran."""
+        vm = self.vm
+        async with vm._lock:
+            previous = vm.state
+            if previous == vm_states.RUNNING:
+                await vm._ask(control.OP_STOP)
+                vm.emit("STOP")
+            vm.state = vm_states.FINISH_MIGRATE
+            return previous
+
+    # --- destination -----------------------------------------------------------------------
+    async def prepare_incoming(self, uri_text: str) -> Listener:
+        """Parse and bind a --incoming or migrate-incoming URI (errors: TransportError)."""
+        uri = parse_uri(uri_text, self.allow_exec)
+        try:
+            return await listen(uri)
+        except OSError as e:
+            raise TransportError(f"cannot listen for the migration on {uri}: "
+                                 f"{e.strerror or e}") from None
+
+    def start_incoming(self, listener: Listener, exit_on_error: bool) -> None:
+        self.incoming_started = True
+        self.progress = Progress(start=time.monotonic(), total_ram=self.vm.ram.size)
+        assert self.vm._nursery is not None
+        self.vm._nursery.start_soon(self._incoming, listener, exit_on_error)
+
+    async def _incoming(self, listener: Listener, exit_on_error: bool) -> None:
+        vm = self.vm
+        self._set_status(SETUP)
+        channel = None
+        try:
+            channel = await listener.accept()
+            self._set_status(ACTIVE)
+            try:
+                state = await self._load(channel)
+                check_cpu(state, CPU_MODELS[vm.options.boot.cpu].pvr)
+                await vm._ask(control.OP_LOAD_STATE, state=state)
+            except (VMStateError, QMPError, trio.BrokenResourceError) as e:
+                if uri_is_connection(channel):
+                    await _try_send(channel, SHUT_FAILED)
+                raise MigrationFailed(str(getattr(e, "desc", e))) from None
+            if uri_is_connection(channel):
+                await _try_send(channel, SHUT_OK)
+        except (MigrationFailed, OSError) as e:
+            message = str(e) if isinstance(e, MigrationFailed) else (e.strerror or str(e))
+            self.progress.error = message
+            self._set_status(FAILED)
+            if exit_on_error:
+                sys.stderr.write(f"ppcd: load of migration failed: {message}\n")
+                vm.finish(1)
+            return
+        finally:
+            if channel is not None:
+                await channel.aclose()
+            await listener.aclose()
+        self.progress.total_time = time.monotonic() - self.progress.start
+        self._set_status(COMPLETED)
+        if state["runstate"] == vm_states.RUNNING and not vm.options.start_paused:
+            vm.state = vm_states.PAUSED
+            await vm.cont()
+        else:
+            vm.state = vm_states.PAUSED
+
+    async def _load(self, channel: Channel) -> Snapshot:
+        """Read a whole stream into guest RAM and a snapshot for the worker."""
+        reader = S.StreamReader(channel.receive_some)
+        props = self.machine.properties
+        footers = props.get("migration.send-section-footer", True)
+        await reader.read_header()
+        if props.get("migration.send-configuration", True):
+            await reader.read_configuration(self.machine.name)
+        loader = RAMLoader(self.vm.ram)
+        snapshot: Snapshot = {}
+        loaded = set()
+        sections: Dict[int, str] = {}
+        while True:
+            kind = await reader.parse(lambda c: c.byte())
+            if kind == S.QEMU_VM_EOF:
+                break
+            if kind in (S.QEMU_VM_SECTION_START, S.QEMU_VM_SECTION_FULL):
+                section_id, name, instance_id, version_id = await reader.parse(
+                    lambda c: (c.be32(), c.idstr(), c.be32(), c.be32()))
+                sections[section_id] = name
+                if kind == S.QEMU_VM_SECTION_START:
+                    if (name, instance_id) != (RAM_SECTION, 0):
+                        find_section(name, instance_id)     # unknown: QEMU's message
+                        raise VMStateError(f"section '{name}' is not iterable")
+                    if version_id != RAM_VERSION:
+                        raise VMStateError(f"ram: incoming version_id {version_id} is not "
+                                           f"{RAM_VERSION}")
+                    await reader.parse(loader.setup)
+                else:
+                    section = find_section(name, instance_id)
+                    fields = await reader.parse(
+                        lambda c, vmsd=section.vmsd, v=version_id: load(vmsd, c, v))
+                    section.apply(fields, snapshot)
+                    loaded.add(name)
+            elif kind in (S.QEMU_VM_SECTION_PART, S.QEMU_VM_SECTION_END):
+                section_id = await reader.parse(Cursor.be32)
+                if sections.get(section_id) != RAM_SECTION:
+                    raise VMStateError(f"Unknown savevm section {section_id}")
+                await _ram_records(reader, loader)
+            else:
+                raise VMStateError(f"Unknown savevm section type {kind}")
+            if footers:
+                await reader.read_footer(section_id, sections[section_id])
+        await reader.skip_vmdesc()
+        missing = [s.name for s in DEVICE_SECTIONS if s.name not in loaded]
+        if missing:
+            raise VMStateError(f"the stream lacks the state of {', '.join(missing)}")
+        return snapshot
+
+
+class MigrationFailed(Exception):
+    """Why a migration failed, one line (query-migrate's error-desc)."""
+
+
+def uri_is_connection(channel: Channel) -> bool:
+    return channel.file is None and channel.process is None
+
+
+async def _try_send(channel: Channel, data: bytes) -> None:
+    try:
+        await channel.send_all(data)
+    except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+        pass
+
+
+async def _read_exactly(channel: Channel, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = await channel.receive_some()
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+async def _ram_records(reader: S.StreamReader, loader: RAMLoader) -> None:
+    while True:
+        try:
+            reader.position, eos = loader.records(reader.buffer, reader.position)
+        except Truncated:
+            await reader.more()
+            continue
+        if eos:
+            return
+        await reader.more()
+
+
+class _RateLimited:
+    """Sends with max-bandwidth enforced per 100 ms window, counting what went out."""
+
+    def __init__(self, channel: Channel, saver: RAMSaver, parameters: Parameters) -> None:
+        self.channel = channel
+        self.saver = saver
+        self.parameters = parameters
+        self.sent = 0
+        self.unlimited = False
+        self._window_start = trio.current_time()
+        self._window_bytes = 0
+
+    async def send(self, data: bytes) -> None:
+        await self.channel.send_all(data)
+        self.sent += len(data)
+        self.saver.stats.transferred = self.sent
+        if self.unlimited or not self.parameters.max_bandwidth:
+            await trio.sleep(0)
+            return
+        self._window_bytes += len(data)
+        budget = self.parameters.max_bandwidth * BANDWIDTH_WINDOW
+        if self._window_bytes >= budget:
+            # Wait out the window the bytes are owed to, then start a new one.
+            owed = self._window_bytes / self.parameters.max_bandwidth
+            await trio.sleep_until(self._window_start + owed)
+            self._window_start = trio.current_time()
+            self._window_bytes = 0
+        else:
+            await trio.sleep(0)

@@ -1,0 +1,78 @@
+"""The machine's state as plain values: what the worker hands over for "save-state" and takes
+back for "load-state" (ppcd/control.py).
+
+The vCPU worker imports this module, so it stays Python 3.9 and standard-library only (PyPy);
+the VMState descriptions (ppcd/migration/machine.py) turn these dicts into stream sections in
+the control process. Every value is an int, a bool, a list of ints or a hex string, so the
+dict crosses the JSON control channel unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+from ppcd.cpu.spr import SPRS
+from ppcd.cpu.state import CPUState, GuestMemory
+
+# Plain CPUState attributes carried as they are (the rest is composed below).
+CPU_ATTRIBUTES = ("pc", "msr", "cr", "lr", "ctr", "tar", "fpscr", "cfar", "icount", "tb_offset",
+                  "dec_written", "dec_written_at", "dec_bits", "pending_dec", "halted",
+                  "lpcr_ile", "dabr", "dabrx", "pvr", "pir", "reserve_len")
+# A reservation or decrementer expiry that is absent travels as -1.
+NONE = -1
+
+
+def _backing_sprs() -> Dict[int, int]:
+    """{cpu.spr key: reset value} for every SPR whose value lives in cpu.spr.
+
+    Found by writing each SPR of the table once on a scratch vCPU: the keys that appear are the
+    storage (aliases such as UMMCR0 or PPR32 land on their privileged register's key), and the
+    reset value is what a fresh vCPU reads there (MMCR0 resets with FC set).
+    """
+    scratch = CPUState(GuestMemory(b"", 0, b""), pvr=0)
+    keys = set()
+    for spr in SPRS.values():
+        if spr.write is not None:
+            before = set(scratch.spr)
+            spr.write(scratch, 1)
+            keys |= set(scratch.spr) - before
+    fresh = CPUState(GuestMemory(b"", 0, b""), pvr=0)
+    return {key: SPRS[key].read(fresh) if key in SPRS else 0 for key in sorted(keys)}
+
+
+BACKING_SPRS = _backing_sprs()
+
+
+def capture_cpu(cpu: CPUState) -> Dict[str, Any]:
+    state: Dict[str, Any] = {name: getattr(cpu, name) for name in CPU_ATTRIBUTES}
+    state["xer"] = cpu.xer
+    state["gpr"] = list(cpu.gpr)
+    state["fpr"] = list(cpu.fpr)
+    state["spr"] = {str(key): cpu.spr.get(key, reset) for key, reset in BACKING_SPRS.items()}
+    state["reserve"] = NONE if cpu.reserve is None else cpu.reserve
+    state["dec_expiry"] = NONE if cpu.dec_expiry is None else cpu.dec_expiry
+    return state
+
+
+def restore_cpu(cpu: CPUState, state: Dict[str, Any]) -> None:
+    for name in CPU_ATTRIBUTES:
+        setattr(cpu, name, state[name])
+    cpu.xer = state["xer"]
+    cpu.gpr[:] = state["gpr"]
+    cpu.fpr[:] = state["fpr"]
+    cpu.spr = {int(key): value for key, value in state["spr"].items()}
+    cpu.reserve = None if state["reserve"] == NONE else state["reserve"]
+    cpu.dec_expiry = None if state["dec_expiry"] == NONE else state["dec_expiry"]
+
+
+def capture(machine) -> Dict[str, Any]:
+    """All state of a stopped pseries Machine (ppcd/machine/pseries.py) except RAM."""
+    return {"cpu": capture_cpu(machine.cpu),
+            "rtc_offset": machine.rtc_offset,
+            "console_pending": machine.console.pending.hex()}
+
+
+def restore(machine, state: Dict[str, Any]) -> None:
+    restore_cpu(machine.cpu, state["cpu"])
+    machine.rtc_offset = float(state["rtc_offset"])
+    machine.console.pending = bytes.fromhex(state["console_pending"])
