@@ -103,4 +103,5 @@ def test_position_independent_et_dyn_guest_runs_like_qemu(tmp_path) -> None:
     elf.write_bytes(elf64([(0, blob, len(blob))], etype=3))
     reference = run_qemu(elf)
     ours = run_ppcd(elf)
-    assert (ours.returncode, ours.stdout) == (reference.returncode, reference.stdout) == (0, b"ok\n")
+    assert (reference.returncode, reference.stdout) == (0, b"ok\n")
+    assert (ours.returncode, ours.stdout) == (0, b"ok\n")
