@@ -1,12 +1,15 @@
 """The translating engine: guest code compiled to Python functions, one per trace.
 
+Code starts cold: a basic block runs as its pre-decoded semantic functions called in turn
+(no compilation) until it has run HOT_AFTER times; then its address is translated.
 A unit is a trace of up to MAX_UNIT instructions starting at one address: it runs on through
 conditional branches (leaving early when one is taken) and follows direct unconditional
 branches and calls; a conditional branch back to the start becomes a `while` loop inside the
 unit. The unit's source keeps GPRs, CR, LR and CTR in locals (written back at every exit and
 before any call into a semantic function), uses the code templates of translator_templates
 for the hot instructions and calls the interpreter's semantic functions, pre-decoded, for the
-rest. Units are cached by (MSR mode bits, address) and compiled once.
+rest; every exit leaves through one epilogue that stores the locals. Units are cached by
+(MSR mode bits, address) and compiled once.
 
 Exactness, the interpreter being the reference:
 - the virtual clock: a unit runs only if it cannot pass the instruction budget or the next
@@ -23,6 +26,7 @@ Exactness, the interpreter being the reference:
 
 from __future__ import annotations
 
+import platform
 import struct
 from typing import Callable, Dict, List, Optional, Set, Tuple
 
@@ -44,7 +48,7 @@ RETRANSLATE_LIMIT = 8  # translations of one address before its code counts as v
 TERMINATORS = frozenset({"sc", "rfid", "mtmsr", "mtmsrd", "mtspr", "wait", "stop",
                          "b", "bc", "bclr", "bcctr", "bctar"})
 
-_CACHED_SPECIAL = ("cr", "lr", "ctr")
+_CACHED_SPECIAL = ("cr", "lr", "ctr", "cfar")
 
 
 class CodeWritten(Exception):
@@ -63,6 +67,27 @@ def _call_hooks(hooks: list, ra: int, n: int) -> None:
         hook(ra, n)
 
 
+# PyPy's JIT works on machine integers (signed 64-bit). A value from `& MASK64` or from
+# struct's "Q" is a big integer there whatever its size, and stays one through later
+# arithmetic (about 50x slower), so generated code for PyPy turns such values below 2**63
+# back into machine integers: entering a loop, after 8-byte loads and after a wrap.
+PYPY = platform.python_implementation() == "PyPy"
+if PYPY:
+    from __pypy__.intop import int_add  # type: ignore[import-not-found]
+
+    def _machine_int(x: int) -> int:
+        return x if x >> 63 else int_add(x, 0)
+else:
+    def _machine_int(x: int) -> int:
+        return x
+
+# Runs of a basic block before it is translated: compiling a unit costs about as much as
+# running a thousand instructions cold, which code that runs a few times never repays. On
+# PyPy the one cold-block runner is JIT-compiled once for all blocks while every unit is
+# compiled and then traced anew, so it waits longer (best of 16..1000 on `ppcd bench`).
+HOT_AFTER = 1000 if PYPY else 250
+
+
 def _struct_names() -> Dict[str, Callable]:
     names: Dict[str, Callable] = {}
     for size, letter in ((1, "B"), (2, "H"), (4, "I"), (8, "Q")):
@@ -70,12 +95,20 @@ def _struct_names() -> Dict[str, Callable]:
             fmt = struct.Struct(prefix + letter)
             names[f"_u{size}{order}"] = fmt.unpack_from
             names[f"_p{size}{order}"] = fmt.pack_into
+    for order, prefix in (("b", ">"), ("l", "<")):
+        signed = struct.Struct(prefix + "q").unpack_from
+
+        def load(buf: bytearray, a: int, signed: Callable = signed) -> int:
+            v = signed(buf, a)[0]
+            return v + (1 << 64) if v < 0 else v
+        names[f"_m8{order}"] = load
     return names
 
 
 # What generated code sees as globals.
 _GLOBALS = {"DataStorage": DataStorage, "Interrupt": Interrupt, "deliver": deliver,
             "CodeWritten": CodeWritten, "_unreserve": _unreserve, "_call_hooks": _call_hooks,
+            "_m": _machine_int,
             **_struct_names()}
 
 
@@ -89,6 +122,7 @@ class Emitter:
         self.ea_mask = MASK64 if sf else MASK32
         self.used: Set[str] = set()       # cached registers the unit reads or writes
         self.written: Set[str] = set()    # cached registers the unit writes
+        self.dirty: Set[str] = set()      # written since the locals were last stored
         self.cia = 0
         self.nia = 0
         self.faulting = False             # this instruction can raise (storage access)
@@ -106,6 +140,7 @@ class Emitter:
     def w(self, n: int) -> str:
         name = self.r(n)
         self.written.add(name)
+        self.dirty.add(name)
         return name
 
     def ra0(self, n: int) -> str:
@@ -118,6 +153,7 @@ class Emitter:
 
     def special_w(self, name: str) -> str:
         self.written.add(name)
+        self.dirty.add(name)
         return self.special_r(name)
 
     def cr_r(self) -> str:
@@ -142,8 +178,7 @@ class Emitter:
                 return f"ea = {int(offset) & self.ea_mask}"
             return f"ea = {offset} & {self.ea_mask}"
         if self.sf:
-            # As translator_templates._wrap: no big-integer mask on the common path.
-            return f"ea = {base} + {offset}\nif ea >> 64: ea &= {MASK64}"
+            return f"ea = {base} + {offset}\n{self.wrap('ea')}"
         return f"ea = ({base} + {offset}) & {self.ea_mask}"
 
     def translate_real(self, size: int, store: bool) -> List[str]:
@@ -156,8 +191,18 @@ class Emitter:
     def _order(self, reverse: bool) -> str:
         return "l" if self.le != reverse else "b"
 
-    def unpacker(self, size: int, reverse: bool) -> str:
-        return f"_u{size}{self._order(reverse)}"
+    def loaded(self, size: int, reverse: bool) -> str:
+        """The unsigned value of `size` bytes at `a`."""
+        if PYPY and size == 8:
+            return f"_m8{self._order(reverse)}(buf, a)"
+        return f"_u{size}{self._order(reverse)}(buf, a)[0]"
+
+    def wrap(self, target: str) -> str:
+        """Reduce `target` modulo 2**64 only when it left [0, 2**64): cheaper than an
+        unconditional `& MASK64` on CPython, and a machine integer on PyPy (see PYPY)."""
+        if PYPY:
+            return f"if {target} >> 64: {target} = _m({target} & {MASK64})"
+        return f"if {target} >> 64: {target} &= {MASK64}"
 
     def packer(self, size: int, reverse: bool) -> str:
         return f"_p{size}{self._order(reverse)}"
@@ -215,8 +260,9 @@ def _indent(code: str, depth: int) -> List[str]:
 class Translator:
     """The engine: run(budget) like Interpreter.run, with translated units."""
 
-    def __init__(self, cpu: CPUState) -> None:
+    def __init__(self, cpu: CPUState, hot_after: int = HOT_AFTER) -> None:
         self.cpu = cpu
+        self.hot_after = hot_after
         self.interp = Interpreter(cpu)
         mem = cpu.mem
         self.code = bytearray((mem.size >> PAGE_SHIFT) + 1)
@@ -227,6 +273,7 @@ class Translator:
         self.stale: Dict[Tuple[int, int], Unit] = {}
         self.translations: Dict[Tuple[int, int], int] = {}
         self.volatile: Set[Tuple[int, int]] = set()
+        self.hot: Set[Tuple[int, int]] = set()
         self.code_hit = False
         self.compiled = 0
 
@@ -303,10 +350,16 @@ class Translator:
             if count > RETRANSLATE_LIMIT:
                 self.volatile.add(key)
                 return self._interpreted(pc, mode)
-            unit = self._translate(pc, mode)
+            if self.hot_after > 1 and key not in self.hot:
+                unit = self._cold(pc, mode)
+            else:
+                unit = self._translate(pc, mode)
             if unit is None:
                 return self._interpreted(pc, mode)
-        self.units.setdefault(mode, {})[pc] = unit
+        return self._install(unit)
+
+    def _install(self, unit: Unit) -> Unit:
+        self.units.setdefault(unit.mode, {})[unit.pc] = unit
         for start, end in unit.ranges:
             for page in range(start >> PAGE_SHIFT, ((end - 1) >> PAGE_SHIFT) + 1):
                 self.page_units.setdefault(page, []).append(unit)
@@ -325,6 +378,47 @@ class Translator:
             interp.run(1)
             self.code_hit = False
         return Unit(run, 1, mode, pc, [], [])
+
+    def _cold(self, pc: int, mode: int) -> Optional[Unit]:
+        """A basic block not yet hot: its semantic functions called in turn, pre-decoded.
+
+        It does what the interpreter does per instruction, minus fetch and decode, and costs
+        no compilation; after `hot_after` runs it leaves the cache so the next dispatch
+        translates its address.
+        """
+        entries = self._trace(pc, mode, block=True)
+        if not entries:
+            return None
+        mask = MASK64 if mode & M.SF else MASK32
+        steps = tuple((e.address, (e.address + 4) & mask, e.fn, e.op) for e in entries)
+        key = (mode, pc)
+        runs = 0
+
+        def run(cpu: CPUState, limit: int) -> None:
+            nonlocal runs
+            for cia, nia, fn, op in steps:
+                cpu.cia = cia
+                cpu.pc = nia
+                try:
+                    fn(cpu, op)
+                except Interrupt as exc:
+                    deliver(cpu, exc)
+                    cpu.icount += 1
+                    return
+                cpu.icount += 1
+                if self.code_hit:
+                    # A store overwrote translated code, maybe this block's own.
+                    self.code_hit = False
+                    return
+            runs += 1
+            # Out of the cache only now: while it runs, a store into it must still find it.
+            if runs >= self.hot_after and self.units[mode].get(pc) is unit:
+                self.hot.add(key)
+                del self.units[mode][pc]
+        ranges = _ranges([e.address & REAL_ADDRESS_MASK for e in entries])
+        buf = self.cpu.mem.buf
+        unit = Unit(run, len(steps), mode, pc, ranges, [bytes(buf[s:e]) for s, e in ranges])
+        return unit
 
     def _code_written(self, ra: int, n: int) -> None:
         """A store hit a page holding code: drop the units whose bytes it overlaps."""
@@ -363,7 +457,8 @@ class Translator:
             return None
         return int.from_bytes(self.cpu.mem.buf[ra:ra + 4], "little" if le else "big")
 
-    def _trace(self, pc: int, mode: int) -> List[_Entry]:
+    def _trace(self, pc: int, mode: int, block: bool = False) -> List[_Entry]:
+        """The instructions of a unit from `pc`; with `block`, up to the first branch."""
         le = bool(mode & M.LE)
         mask = MASK64 if mode & M.SF else MASK32
         lookup = self.interp.lookup
@@ -383,6 +478,8 @@ class Translator:
             entry = _Entry(pc, fn, op, impl)
             entries.append(entry)
             if impl in ("b", "bc"):
+                if block:
+                    break
                 target = (op.LI if impl == "b" else op.BD) + (0 if op.word & 2 else pc)
                 entry.target = target & mask
                 always = impl == "b" or op.BO & 0x14 == 0x14
@@ -415,22 +512,24 @@ class Translator:
                     [bytes(mem.buf[s:e]) for s, e in ranges])
 
     def _generate(self, entries: List[_Entry], mode: int) -> Tuple[str, list, list]:
-        """Python source of a unit, and the semantic functions and operands it calls."""
+        """Python source of a unit, and the semantic functions and operands it calls.
+
+        The body runs inside `while True:` (the loop of a looping trace, else left at the
+        end): every exit sets `out` = (instructions retired, next pc, its cia) and breaks to
+        one epilogue that stores the locals, which keeps the source, and so compile(), short.
+        """
         em = Emitter(bool(mode & M.SF), bool(mode & M.LE), self.cpu.mem.size)
         n = len(entries)
         loop = any(e.role == "loop" for e in entries)
-        depth = 4 if loop else 3
+        depth = 4
         body: List[str] = []
         fns: list = []
         ops: list = []
         fallbacks: List[int] = []     # indexes whose semantic function is called
 
-        def exit_code(count: int, pc_expr: str, cia: int, taken: bool) -> List[str]:
-            lines = ["@FLUSH@", f"cpu.pc = {pc_expr}", f"cpu.cia = {cia}"]
-            if taken:
-                lines.append(f"cpu.cfar = {cia}")
-            lines += [f"cpu.icount = ic + {count}", "return"]
-            return lines
+        def leave(count: int, pc_expr: str, cia: int, taken: bool) -> List[str]:
+            lines = [f"{em.special_w('cfar')} = {cia}"] if taken else []
+            return lines + [f"out = ({count}, {pc_expr}, {cia})", "break"]
 
         for i, e in enumerate(entries):
             em.start(e.address)
@@ -442,7 +541,7 @@ class Translator:
                     body += _indent(f"k = {i}", depth)
                 body += _indent(code, depth)
                 if last:
-                    body += _indent("\n".join(exit_code(i + 1, str(em.nia), e.address, False)),
+                    body += _indent("\n".join(leave(i + 1, str(em.nia), e.address, False)),
                                     depth)
                 continue
             btmpl = BRANCHES.get(e.impl) if e.op is not None else None
@@ -451,16 +550,19 @@ class Translator:
                 pre, cond, target = described
                 if pre:
                     body += _indent(pre, depth)
-                body += self._branch(e, i, n, cond, target, em, depth, exit_code)
+                body += self._branch(e, i, n, cond, target, em, depth, leave)
                 continue
-            # A call into the semantics: registers written back before, re-read after.
+            # A call into the semantics: registers stored before (all of them in a loop,
+            # else those written since the last call), all re-read after.
             fallbacks.append(i)
             fns.append(e.fn)
             ops.append(e.op)
             slot = len(fns) - 1
+            flush = ["@FLUSH@"] if loop else [_store(name) for name in sorted(em.dirty)]
+            em.dirty.clear()
             body += _indent("\n".join([
                 f"k = {i}", f"cpu.cia = {e.address}", f"cpu.pc = {em.nia}",
-                f"cpu.icount = ic + {i}", "@FLUSH@", f"f{slot}(cpu, o{slot})"]), depth)
+                f"cpu.icount = ic + {i}", *flush, f"f{slot}(cpu, o{slot})"]), depth)
             if last:
                 body += _indent("\n".join([f"cpu.icount = ic + {i + 1}", "return"]), depth)
             else:
@@ -475,13 +577,15 @@ class Translator:
             lines.append(f"    f{slot} = fns[{slot}]; o{slot} = ops[{slot}]")
         addresses = tuple(e.address for e in entries)
         lines.append(f"    A = {addresses!r}")
-        lines.append(f"    FB = {tuple(i in fallbacks for i in range(n))!r}")
+        if fallbacks:
+            lines.append(f"    FB = {tuple(i in fallbacks for i in range(n))!r}")
         lines.append("    def unit(cpu, limit):")
         lines.append("        gpr = cpu.gpr")
-        lines += ["        " + _load(name) for name in used]
-        lines += ["        ic = cpu.icount", "        k = 0", "        try:"]
-        if loop:
-            lines.append("            while True:")
+        # On PyPy a loop's registers enter as machine integers (see PYPY); elsewhere the
+        # conversion costs more than it saves.
+        lines += ["        " + _load(name, PYPY and loop) for name in used]
+        lines += ["        ic = cpu.icount", "        k = 0", "        try:",
+                  "            while True:"]
         for line in body:
             stripped = line.strip()
             pad = line[:len(line) - len(line.lstrip())]
@@ -491,11 +595,17 @@ class Translator:
                 lines += [pad + x for x in reload]
             else:
                 lines.append(line)
+        lines += ["            " + x for x in flush]
+        lines += ["            cpu.icount = ic + out[0]", "            cpu.pc = out[1]",
+                  "            cpu.cia = out[2]"]
         mask = MASK64 if mode & M.SF else MASK32
         lines.append("        except Interrupt as exc:")
         if flush:
-            lines.append("            if not FB[k]:")
-            lines += ["                " + x for x in flush]
+            if fallbacks:
+                lines.append("            if not FB[k]:")
+                lines += ["                " + x for x in flush]
+            else:
+                lines += ["            " + x for x in flush]
         lines += ["            a = A[k]", "            cpu.cia = a",
                   f"            cpu.pc = (a + 4) & {mask}",
                   "            deliver(cpu, exc)", "            cpu.icount = ic + k + 1",
@@ -507,31 +617,31 @@ class Translator:
         return "\n".join(lines), fns, ops
 
     def _branch(self, e: _Entry, i: int, n: int, cond: Optional[str], target,
-                em: Emitter, depth: int, exit_code) -> List[str]:
+                em: Emitter, depth: int, leave) -> List[str]:
         """The code after a branch's condition: a side exit, the loop's back edge, or the end."""
         last = i == n - 1
         out: List[str] = []
         if e.role == "loop":
-            edge = [f"cpu.cfar = {e.address}", f"ic += {i + 1}",
+            edge = [f"{em.special_w('cfar')} = {e.address}", f"ic += {i + 1}",
                     f"if ic + {n} <= limit: continue",
-                    *exit_code(0, str(e.target), e.address, False)]
+                    *leave(0, str(e.target), e.address, False)]
             if cond is None:
                 return _indent("\n".join(edge), depth)
             out += _indent(f"if {cond}:", depth) + _indent("\n".join(edge), depth + 1)
             if last:
-                out += _indent("\n".join(exit_code(i + 1, str(em.nia), e.address, False)), depth)
+                out += _indent("\n".join(leave(i + 1, str(em.nia), e.address, False)), depth)
             return out
         if e.role == "follow":
             if last:
-                return _indent("\n".join(exit_code(i + 1, str(target), e.address, True)), depth)
-            return _indent(f"cpu.cfar = {e.address}", depth)
+                return _indent("\n".join(leave(i + 1, str(target), e.address, True)), depth)
+            return _indent(f"{em.special_w('cfar')} = {e.address}", depth)
         pc_expr = str(target) if isinstance(target, int) else target
-        taken = exit_code(i + 1, pc_expr, e.address, True)
+        taken = leave(i + 1, pc_expr, e.address, True)
         if cond is None:
             return _indent("\n".join(taken), depth)
         out += _indent(f"if {cond}:", depth) + _indent("\n".join(taken), depth + 1)
         if last:
-            out += _indent("\n".join(exit_code(i + 1, str(em.nia), e.address, False)), depth)
+            out += _indent("\n".join(leave(i + 1, str(em.nia), e.address, False)), depth)
         return out
 
 
@@ -540,10 +650,9 @@ def _guarded(op) -> bool:
     return bool(op.insn.priv or op.insn.facility)
 
 
-def _load(name: str) -> str:
-    if name in _CACHED_SPECIAL:
-        return f"{name} = cpu.{name}"
-    return f"{name} = gpr[{name[1:]}]"
+def _load(name: str, machine_int: bool = False) -> str:
+    source = f"cpu.{name}" if name in _CACHED_SPECIAL else f"gpr[{name[1:]}]"
+    return f"{name} = _m({source})" if machine_int else f"{name} = {source}"
 
 
 def _store(name: str) -> str:

@@ -42,7 +42,7 @@ def _s32(expr: str) -> str:
 
 
 def _s64(expr: str) -> str:
-    # Conditional, so that a non-negative value meets no big-integer constant (see _wrap).
+    # Conditional, so that a non-negative value meets no big-integer constant (Emitter.wrap).
     return f"({expr} - {1 << 64} if {expr} >> 63 else {expr})"
 
 
@@ -52,19 +52,9 @@ def _with_record(c, op, target: str, expr: str) -> str:
     return line + "\n" + c.record(target) if op.rc else line
 
 
-def _wrap(target: str) -> str:
-    """Reduce `target` modulo 2**64 only when it left [0, 2**64).
-
-    Cheaper than an unconditional `& M64` on CPython, and on PyPy it keeps values below 2**63
-    machine integers: the mask itself is a big integer there, and so is every result of `&`
-    with it (about 50x slower in the JIT).
-    """
-    return f"if {target} >> 64: {target} &= {M64}"
-
-
 def _wrapped(c, op, target: str, expr: str) -> str:
-    """`target = expr` modulo 2**64, then CR0 from it when Rc=1."""
-    return _with_record(c, op, target, f"{expr}\n{_wrap(target)}")
+    """`target = expr` modulo 2**64 (Emitter.wrap), then CR0 from it when Rc=1."""
+    return _with_record(c, op, target, f"{expr}\n{c.wrap(target)}")
 
 
 # --- Arithmetic (Book I 3.3.9) ------------------------------------------------------------
@@ -111,7 +101,7 @@ def _carrying(c, op, x: str, y: str, cin: str, record: bool) -> str:
     ca = "s >> 64" if c.sf else "cpu.ca32"
     lines = [f"x = {x}", f"y = {y}", f"s = x + y + {cin}",
              f"cpu.ca32 = ((x & {M32}) + (y & {M32}) + {cin}) >> 32",
-             f"cpu.ca = {ca}", f"{c.w(op.RT)} = s", _wrap(c.w(op.RT))]
+             f"cpu.ca = {ca}", f"{c.w(op.RT)} = s", c.wrap(c.w(op.RT))]
     if record:
         lines.append(c.record(c.w(op.RT)))
     return "\n".join(lines)
@@ -400,7 +390,7 @@ def _access(c, op, name: str) -> Optional[str]:
     lines = [c.effective_address(op.RA, offset)]
     lines += c.translate_real(size, store=not load)
     if load:
-        value = f"{c.unpacker(size, bool(reverse))}(buf, a)[0]"
+        value = c.loaded(size, bool(reverse))
         if extend == "a":
             lines.append(f"v = {value}")
             value = f"v + {M64 ^ ((1 << 8 * size) - 1)} if v >> {8 * size - 1} else v"
@@ -468,7 +458,7 @@ def _condition(c, bo: int, bi: int, pre: list) -> Optional[str]:
     """The branch condition, with CTR decremented first (in `pre`) when BO[2]=0."""
     tests = []
     if not bo & 0x04:
-        pre.append(f"{c.special_w('ctr')} = ctr - 1\n{_wrap('ctr')}")
+        pre.append(f"{c.special_w('ctr')} = ctr - 1\n{c.wrap('ctr')}")
         ctr = "ctr" if c.sf else f"(ctr & {M32})"
         tests.append(f"{ctr} == 0" if bo & 0x02 else f"{ctr} != 0")
     if not bo & 0x10:

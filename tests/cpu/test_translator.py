@@ -14,7 +14,7 @@ from ppcd.cpu.engine_lockstep import Lockstep, clone, differences, random_cpu
 from ppcd.cpu.interpreter import Interpreter
 from ppcd.cpu.isa import INSTRUCTIONS
 from ppcd.cpu.isa.fields import FIELDS
-from ppcd.cpu.translator import Translator
+from ppcd.cpu.translator import _GLOBALS, MODE_BITS, Translator
 from ppcd.cpu.translator_templates import BRANCHES, TEMPLATES
 
 MODES = {"be64": M.SF, "le64": M.SF | M.LE, "be32": 0, "le32": M.LE}
@@ -51,7 +51,7 @@ def test_template_matches_its_semantic_function(impl: str, mode: str) -> None:
         cpu.mem.buf[CODE_BASE:CODE_BASE + 4] = word.to_bytes(4, order)
         cpu.pc = CODE_BASE
         reference = clone(cpu)
-        engine = Translator(cpu)
+        engine = Translator(cpu, hot_after=1)
         engine.run(3)
         Interpreter(reference).run(3)
         assert engine.compiled
@@ -59,14 +59,14 @@ def test_template_matches_its_semantic_function(impl: str, mode: str) -> None:
         assert differences(cpu, reference, pages) == [], (insn.mnemonic, hex(word), trial)
 
 
-def _run_both(code: str, budget: int, setup=None):
+def _run_both(code: str, budget: int, setup=None, hot_after: int = 1):
     cpu = make_cpu()
     words = assemble_all(code)
     for i, word in enumerate(words):
         cpu.mem.buf[CODE_BASE + 4 * i:CODE_BASE + 4 * i + 4] = word.to_bytes(4, "big")
     if setup:
         setup(cpu)
-    engine = Lockstep(cpu)
+    engine = Lockstep(cpu, hot_after)
     engine.run(budget)
     return cpu, engine
 
@@ -117,7 +117,34 @@ def test_unchanged_code_stored_again_keeps_its_translation() -> None:
     cpu.gpr[7] = CODE_BASE + 4
     cpu.gpr[8] = words[1]
     cpu.ctr = 100
-    engine = Translator(cpu)
+    engine = Translator(cpu, hot_after=1)
     engine.run(300)
     assert cpu.gpr[3] == 100
     assert engine.compiled <= 3
+
+
+def test_cold_block_is_translated_once_hot() -> None:
+    # The block (addi, b) runs pre-decoded five times, then its address is translated.
+    cpu, engine = _run_both("addi 3,3,1; b -4", 400, hot_after=5)
+    assert (cpu.msr & MODE_BITS, CODE_BASE) in engine.fast.hot
+    assert engine.fast.compiled == 1
+    assert cpu.gpr[3] == 200
+
+
+@pytest.mark.parametrize("hot_after", (1, 1000))
+def test_store_into_a_running_block_executes_the_new_code(hot_after: int) -> None:
+    # Cold (pre-decoded) or translated, the rewritten addi runs with its new immediate.
+    new = assemble_all("addi 3,3,100")[0]
+
+    def setup(cpu):
+        cpu.gpr[7] = CODE_BASE + 8
+        cpu.gpr[8] = new
+    cpu, _ = _run_both("stw 8,0(7); addi 4,4,1; addi 3,3,1; b 0", 4, setup, hot_after)
+    assert cpu.gpr[3] == 100
+
+
+def test_eight_byte_loads_for_pypy_give_the_unsigned_value() -> None:
+    """PyPy's generated code loads doublewords as signed (machine integers), then corrects."""
+    buf = bytearray((0xFF, 0, 0, 0, 0, 0, 0, 0x80))
+    assert _GLOBALS["_m8l"](buf, 0) == _GLOBALS["_u8l"](buf, 0)[0] == 0x80000000000000FF
+    assert _GLOBALS["_m8b"](buf, 0) == _GLOBALS["_u8b"](buf, 0)[0] == 0xFF00000000000080
