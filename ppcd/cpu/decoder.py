@@ -61,8 +61,28 @@ def _raise_illegal(cpu, op) -> None:
     raise illegal()
 
 
+def _compat_checked(fn: Callable, insn: Insn) -> Callable:
+    """Refuse an instruction newer than the compat mode allows (Book III 2.6: the PCR makes
+    the instructions of later ISA versions illegal in problem state; cpu.isa_limit is the
+    newest version the PCR leaves, ppcd/cpu/compat.py). Checked before privilege and
+    facilities: to a program in that mode the instruction does not exist."""
+    isa = insn.isa
+
+    def checked(cpu, op) -> None:
+        if isa > cpu.isa_limit and cpu.msr & M.PR:
+            raise illegal()
+        fn(cpu, op)
+    return checked
+
+
 def _guarded(fn: Callable, insn: Insn) -> Callable:
-    """Wrap a semantic function with the privilege and facility checks its row asks for."""
+    """Wrap a semantic function with the privilege, facility and compat-mode checks its row
+    asks for."""
+    fn = _privilege_checked(fn, insn)
+    return _compat_checked(fn, insn) if insn.isa else fn
+
+
+def _privilege_checked(fn: Callable, insn: Insn) -> Callable:
     checks = []
     if insn.priv:
         checks.append((M.PR, True, privileged))

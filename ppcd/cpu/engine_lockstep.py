@@ -34,7 +34,8 @@ PAGE = 1 << PAGE_SHIFT
 STATE_ATTRIBUTES = ("cr", "so", "ov", "ca", "ov32", "ca32", "xer_rest", "lr", "ctr", "tar",
                     "msr", "pc", "fpscr", "reserve", "reserve_len", "icount", "tb_offset",
                     "dec_expiry", "dec_written", "dec_written_at", "dec_bits", "pending_dec",
-                    "halted", "lpcr_ile", "dabr", "dabrx", "cfar")
+                    "halted", "lpcr_ile", "dabr", "dabrx", "cfar", "compat_pvr", "pcr",
+                    "isa_limit")
 
 
 class LockstepMismatch(AssertionError):
@@ -169,7 +170,7 @@ RAM_SIZE = 1 << 20
 # Mnemonics a random sequence leaves out: control flow it does not want (the sequence makes
 # its own loop), and what would leave real mode or stop the vCPU for good.
 _EXCLUDED_IMPLS = {"b", "bc", "bclr", "bcctr", "bctar", "rfid", "mtmsr", "mtmsrd", "wait",
-                   "stop", "sc"}
+                   "stop", "sc", "scv", "rfscv", "rfebb"}
 _SPRS = (1, 8, 9, 13, 22, 26, 27, 28, 256, 268, 269, 272, 287, 815, 896)
 # Interrupt handlers: step past the faulting instruction (SRR0 += 4) and return; the
 # decrementer's re-arms DEC; sc and the decrementer save the next address already.
@@ -177,7 +178,7 @@ _SKIP = "mfspr 30,26; addi 30,30,4; mtspr 26,30; rfid"
 _RETURN = "rfid"
 _REARM = "addis 30,0,1; mtspr 22,30; rfid"
 _VECTORS = {0x300: _SKIP, 0x400: _SKIP, 0x600: _SKIP, 0x700: _SKIP, 0x800: _SKIP,
-            0x900: _REARM, 0xC00: _RETURN, 0xF20: _SKIP, 0xF40: _SKIP}
+            0x900: _REARM, 0xC00: _RETURN, 0xF20: _SKIP, 0xF40: _SKIP, 0xF60: _SKIP}
 
 
 def _candidates() -> List[Insn]:

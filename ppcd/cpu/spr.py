@@ -190,10 +190,13 @@ for _n, _name in {
     176: "DPDES", 186: "RPR", 187: "CIABR", 190: "HFSCR", 284: "TBL", 285: "TBU",
     286: "TBU40", 304: "HSPRG0", 305: "HSPRG1", 306: "HDSISR", 307: "HDAR", 310: "HDEC",
     313: "HRMOR", 314: "HSRR0", 315: "HSRR1", 316: "MMCRH", 317: "TFMR", 318: "LPCR",
-    319: "LPIDR", 336: "HMER", 337: "HMEER", 338: "PCR", 339: "HEIR", 349: "AMOR",
+    319: "LPIDR", 336: "HMER", 337: "HMEER", 339: "HEIR", 349: "AMOR",
     464: "PTCR", 816: "ASDR", 851: "MMCRC", 855: "PSSCR", 921: "TSCR", 1008: "HID0",
 }.items():
     _spr(_n, _name, 64, H, H)
+
+# The PCR belongs to the hypervisor, which sets it with the compat mode (ppcd/cpu/compat.py).
+_spr(338, "PCR", 64, H, None, _read_only(_attribute("pcr")[0]))
 
 
 def _level(cpu: CPUState) -> int:

@@ -20,6 +20,7 @@ MASK32 = 0xFFFF_FFFF
 # Real-mode addressing ignores the top four bits of the effective address (Book III 5.7.3).
 REAL_ADDRESS_MASK = 0x0FFF_FFFF_FFFF_FFFF
 PAGE_SHIFT = 12
+SLB_ENTRIES = 32           # POWER9's SLB size
 
 XER_SO = 1 << 31
 XER_OV = 1 << 30
@@ -27,6 +28,8 @@ XER_CA = 1 << 29
 XER_OV32 = 1 << 19
 XER_CA32 = 1 << 18
 XER_FLAGS = XER_SO | XER_OV | XER_CA | XER_OV32 | XER_CA32
+
+ISA_NO_LIMIT = 1000         # isa_limit when the PCR limits nothing (or is not enforced)
 
 _BE = {n: struct.Struct(">" + c) for n, c in ((1, "B"), (2, "H"), (4, "I"), (8, "Q"))}
 _LE = {n: struct.Struct("<" + c) for n, c in ((1, "B"), (2, "H"), (4, "I"), (8, "Q"))}
@@ -89,7 +92,16 @@ class CPUState:
         self.dabr = 0
         self.dabrx = 0
         self.cfar = 0              # address of the last taken branch or rfid (SPR 28)
+        # Compatibility mode (ppcd/cpu/compat.py): the logical PVR (0: raw mode), the PCR,
+        # and the newest ISA version (x100) problem state may use, which the decoder checks.
+        self.compat_pvr = 0
+        self.pcr = 0
+        self.isa_limit = ISA_NO_LIMIT
         self.hypervisor = None     # called as hypervisor(cpu) for sc 1 from privileged state
+        # The segment lookaside buffer's ESID and VSID words (Book III 5.7.8.2); kept for
+        # slbmte/slbmfee/slbmfev/slbfee./slbie/slbia, not used for translation.
+        self.slb_esid: List[int] = [0] * SLB_ENTRIES
+        self.slb_vsid: List[int] = [0] * SLB_ENTRIES
 
     # --- XER ---------------------------------------------------------------------------
     @property

@@ -33,7 +33,7 @@ from typing import Callable, Dict, List, Optional, Set, Tuple
 from . import msr as M
 from .interpreter import IDLE, LIMIT, Interpreter
 from .interrupts import DataStorage, Interrupt, deliver
-from .state import MASK32, MASK64, PAGE_SHIFT, REAL_ADDRESS_MASK, CPUState
+from .state import ISA_NO_LIMIT, MASK32, MASK64, PAGE_SHIFT, REAL_ADDRESS_MASK, CPUState
 from .translator_templates import BRANCHES, TEMPLATES
 
 # MSR bits a translation depends on: templates bake in SF (widths) and LE (byte order);
@@ -304,10 +304,11 @@ class Translator:
                 ic = cpu.icount
                 expiry = cpu.dec_expiry
             limit = end if expiry is None or expiry > end else expiry
-            table = units.get(cpu.msr & MODE_BITS)
+            mode = _mode(cpu)
+            table = units.get(mode)
             unit = table.get(cpu.pc) if table is not None else None
             if unit is None:
-                unit = self._unit_for(cpu.pc, cpu.msr & MODE_BITS)
+                unit = self._unit_for(cpu.pc, mode)
             if ic + unit.length > limit:
                 self.interp.run(limit - ic)
                 self.code_hit = False
@@ -519,6 +520,9 @@ class Translator:
         one epilogue that stores the locals, which keeps the source, and so compile(), short.
         """
         em = Emitter(bool(mode & M.SF), bool(mode & M.LE), self.cpu.mem.size)
+        # Instructions newer than the compatibility mode allows are left to the decoder's
+        # checked function, which refuses them exactly as the interpreter does.
+        isa_limit = mode >> 64 if mode & M.PR else ISA_NO_LIMIT
         n = len(entries)
         loop = any(e.role == "loop" for e in entries)
         depth = 4
@@ -534,7 +538,8 @@ class Translator:
         for i, e in enumerate(entries):
             em.start(e.address)
             last = i == n - 1
-            tmpl = TEMPLATES.get(e.impl) if e.op is not None and not _guarded(e.op) else None
+            inline = e.op is not None and e.op.insn.isa <= isa_limit
+            tmpl = TEMPLATES.get(e.impl) if inline and not _guarded(e.op) else None
             code = tmpl(em, e.op) if tmpl is not None else None
             if code is not None:
                 if em.faulting:
@@ -544,7 +549,7 @@ class Translator:
                     body += _indent("\n".join(leave(i + 1, str(em.nia), e.address, False)),
                                     depth)
                 continue
-            btmpl = BRANCHES.get(e.impl) if e.op is not None else None
+            btmpl = BRANCHES.get(e.impl) if inline else None
             described = btmpl(em, e.op) if btmpl is not None else None
             if described is not None:
                 pre, cond, target = described
@@ -643,6 +648,13 @@ class Translator:
         if last:
             out += _indent("\n".join(leave(i + 1, str(em.nia), e.address, False)), depth)
         return out
+
+
+def _mode(cpu) -> int:
+    """The cache key of translated code: the MSR bits that change execution and, in problem
+    state, the ISA level the PCR allows (above bit 63, so the MSR bits stay as they are)."""
+    mode = cpu.msr & MODE_BITS
+    return mode | (cpu.isa_limit << 64) if mode & M.PR else mode
 
 
 def _guarded(op) -> bool:

@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Optional
 
+from ppcd.cpu.compat import CompatError
+
 from .devicetree import build_pseries_tree
 from .elfload import GuestImage, GuestImageError, load_into, read_guest_elf
 from .fdt import to_dtb
-from .pseries import CPU_MODELS
+from .pseries import CPU_MODELS, has_large_decrementer, max_compat_pvr
 from .ram import GuestRAM
 
 # The device tree sits 1 MiB below the top of the first 256 MiB, the area a real-mode
@@ -27,6 +29,9 @@ class BootConfig:
     kernel: Optional[str]      # None: the embedded demo guest
     cpu: str = "power9"
     memory: int = 256 << 20
+    max_cpu_compat: Optional[str] = None       # QEMU's max-cpu-compat: power7, power8, ...
+    compat_enforce: bool = True                # False: QEMU's TCG, which ignores the PCR
+    compat_subsection: Optional[str] = None    # cpu/compat rule; None: the machine type's
 
 
 def demo_kernel_path() -> str:
@@ -42,6 +47,10 @@ def prepare(config: BootConfig, ram: GuestRAM) -> GuestImage:
     if config.cpu not in CPU_MODELS:
         raise GuestImageError(f"unknown CPU model {config.cpu!r}: use one of "
                               + ", ".join(CPU_MODELS))
+    try:
+        max_compat_pvr(config.cpu, config.max_cpu_compat)
+    except CompatError as e:
+        raise GuestImageError(f"--max-cpu-compat: {e}") from None
     image = read_guest_elf(config.kernel or demo_kernel_path())
     at = fdt_address(ram.size)
     if image.end > at:
@@ -49,7 +58,11 @@ def prepare(config: BootConfig, ram: GuestRAM) -> GuestImage:
                               f"at {at:#x}: use a larger --memory")
     load_into(image, ram)
     model = CPU_MODELS[config.cpu]
-    dtb = to_dtb(build_pseries_tree(ram.size, model.name, model.pvr))
+    # At reset the vCPU is in the max-cpu-compat mode and the tree says so (QEMU's).
+    compat_pvr = max_compat_pvr(config.cpu, config.max_cpu_compat)
+    dtb = to_dtb(build_pseries_tree(
+        ram.size, model.name, model.pvr, cpu_version=compat_pvr or None,
+        large_decrementer=has_large_decrementer(config.cpu, config.max_cpu_compat)))
     if len(dtb) > FDT_AREA:
         raise GuestImageError("device tree too large")
     ram.write(at, dtb)

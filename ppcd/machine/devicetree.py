@@ -107,10 +107,12 @@ RTAS_ERROR_LOG_MAX = 2048
 
 # ISA level (x100) of each supported CPU model, and of the logical PVRs a compat mode sets.
 _CPU_ISA = {"POWER8": 207, "POWER9": 300, "POWER10": 310}
-_LOGICAL_PVR_ISA = {0x0F000004: 207, 0x0F000005: 300, 0x0F000006: 310}
+_LOGICAL_PVR_ISA = {0x0F000002: 205, 0x0F000003: 206, 0x1F000003: 206, 0x0F000004: 207,
+                    0x0F000005: 300, 0x0F000006: 310}
 
-# ibm,pa-features as QEMU 7.2 gives them (pa_features_207 / pa_features_300 after its fixups);
-# QEMU 7.2 gives POWER10 the ISA 3.00 table too.
+# ibm,pa-features as QEMU 7.2 gives them (pa_features_206 / _207 / _300 after its fixups; none
+# below ISA 2.06); QEMU 7.2 gives POWER10 the ISA 3.00 table too.
+_PA_FEATURES_206 = bytes.fromhex("0600f63fc70080c0")
 _PA_FEATURES_207 = bytes.fromhex("1800f63fc7c080f0800000000000000000008000800080000000")
 _PA_FEATURES_300 = bytes.fromhex(
     "4200f63f c7c080f0 80000000 00000000 00008000 80008000 00008000 80008000 80008000"
@@ -153,6 +155,7 @@ def build_pseries_tree(
     ncpus: int = 1,
     timebase_hz: int = 512_000_000,
     cpu_version: int | None = None,
+    large_decrementer: bool | None = None,
     stdout_path: str = "/vdevice/vty@71000000",
     bootargs: str = "",
     initrd: tuple[int, int] | None = None,
@@ -163,7 +166,9 @@ def build_pseries_tree(
 
     ``cpu_version`` is the logical PVR of a compat mode (e.g. 0x0f000004 for POWER8 mode); when
     set, the cpu nodes advertise it and the ISA features of that level, like QEMU's
-    ``max-cpu-compat``. ``initrd`` is (guest address, size). ``rtas_services`` names the RTAS
+    ``max-cpu-compat``. ``large_decrementer`` says whether ``ibm,dec-bits`` is advertised: QEMU
+    decides it from max-cpu-compat, not from the mode CAS negotiates (default: from the
+    compat mode's ISA level). ``initrd`` is (guest address, size). ``rtas_services`` names the RTAS
     services to advertise (keys of ``RTAS_TOKENS``).
     """
     isa = _CPU_ISA.get(cpu_name)
@@ -225,6 +230,7 @@ def build_pseries_tree(
             pvr if cpu_version is None else cpu_version,
             isa,
             compat_isa,
+            compat_isa >= 300 if large_decrementer is None else large_decrementer,
             timebase_hz,
             hpt_shift(ram_size),
         )
@@ -266,6 +272,7 @@ def _add_cpu(
     version: int,
     isa: int,
     compat_isa: int,
+    large_decrementer: bool,
     timebase_hz: int,
     pft_shift: int,
 ) -> None:
@@ -290,12 +297,17 @@ def _add_cpu(
     cpu.set_prop("ibm,vmx", 2)  # 2: VMX and VSX
     cpu.set_prop("ibm,dfp", 1)
     cpu.set_prop("ibm,segment-page-sizes", _SEGMENT_PAGE_SIZES)
-    cpu.set_prop("ibm,pa-features", _PA_FEATURES_300 if compat_isa >= 300 else _PA_FEATURES_207)
+    if compat_isa >= 300:
+        cpu.set_prop("ibm,pa-features", _PA_FEATURES_300)
+    elif compat_isa >= 207:
+        cpu.set_prop("ibm,pa-features", _PA_FEATURES_207)
+    elif compat_isa >= 206:
+        cpu.set_prop("ibm,pa-features", _PA_FEATURES_206)
     cpu.set_prop("ibm,chip-id", 0)
     cpu.set_prop("ibm,pft-size", [0, pft_shift])
     cpu.set_prop("ibm,ppc-interrupt-server#s", n)  # one thread per core
     cpu.set_prop("ibm,ppc-interrupt-gserver#s", [n, 0])
     if isa >= 300:
         cpu.set_prop("ibm,processor-radix-AP-encodings", _RADIX_AP_ENCODINGS)
-    if compat_isa >= 300:
+    if large_decrementer:
         cpu.set_prop("ibm,dec-bits", _DEC_BITS)

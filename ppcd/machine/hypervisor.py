@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Callable, Dict
 from ppcd.cpu import msr as M
 from ppcd.cpu.state import MASK64
 
+from .cas import KVMPPC_H_CAS, client_architecture_support
 from .devicetree import VTY_REG
 from .rtas import rtas_call
 
@@ -53,6 +54,7 @@ class Hypervisor:
             H_SET_MODE: self.set_mode,
             H_SET_DABR: self.set_dabr,
             KVMPPC_H_RTAS: self.rtas,
+            KVMPPC_H_CAS: self.cas,
         }
 
     def __call__(self, cpu) -> None:
@@ -115,3 +117,6 @@ class Hypervisor:
     def rtas(self, cpu) -> int:
         return H_SUCCESS if rtas_call(self.machine, cpu, cpu.gpr[4]) else H_PARAMETER
 
+    def cas(self, cpu) -> int:
+        # r4: the architecture vector, r5/r6: the buffer for the updated device tree.
+        return client_architecture_support(self.machine, cpu.gpr[4], cpu.gpr[5], cpu.gpr[6])

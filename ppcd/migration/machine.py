@@ -10,6 +10,13 @@ clock and PAPR state travel in subsections of their own.
 A MachineType pins what its streams may contain through compat properties, as QEMU's
 hw_compat lists do: a newer ppcd keeps every released machine type loadable and emits only
 what that type allows.
+
+The compat mode travels in "cpu/compat" (QEMU's: version 1, compat_pvr as be32). When it is
+sent is the CPU property "cpu.compat-subsection", with the three rules its history produced:
+"nonzero" (QEMU's merged rule: whenever compat_pvr != 0), "differs" (the rule reviewers
+proposed: when compat_pvr differs from the max-cpu-compat the destination starts with), and
+"never" (what ppcd 0.1 streams carry; QEMU's pre-2.10-migration). Without the subsection the
+destination keeps the mode its own max-cpu-compat gives at reset, as QEMU's does.
 """
 
 from __future__ import annotations
@@ -40,13 +47,32 @@ SPR_COUNT = 1024
 # SPR numbers whose value the CPU keeps outside cpu.spr; QEMU's cpu_pre_save folds LR, CTR and
 # XER into env.spr the same way.
 SPR_XER, SPR_LR, SPR_CTR, SPR_CFAR, SPR_PVR, SPR_TAR, SPR_PIR = 1, 8, 9, 28, 287, 815, 1023
+SPR_PCR = 338
 _ATTRIBUTE_SPRS = {SPR_XER: "xer", SPR_LR: "lr", SPR_CTR: "ctr", SPR_CFAR: "cfar",
                    SPR_PVR: "pvr", SPR_TAR: "tar", SPR_PIR: "pir"}
+
+# The CPU property deciding when cpu/compat is sent, its values, and the runtime property
+# naming the max-cpu-compat logical PVR the destination derives the mode from without it.
+COMPAT_SUBSECTION = "cpu.compat-subsection"
+COMPAT_NONZERO, COMPAT_DIFFERS, COMPAT_NEVER = "nonzero", "differs", "never"
+COMPAT_RULES = (COMPAT_NONZERO, COMPAT_DIFFERS, COMPAT_NEVER)
+DESTINATION_MAX_COMPAT = "cpu.destination-max-cpu-compat"
+COMPAT_SECTION = "cpu/compat"
 RUNSTATE_SIZE = 100     # QEMU's globalstate runstate buffer
 
 
 def _nonzero(*names: str) -> Callable[[State, Properties], bool]:
     return lambda state, properties: any(state[name] for name in names)
+
+
+def compat_needed(state: State, properties: Properties) -> bool:
+    """Whether cpu/compat must travel, by the CPU's cpu.compat-subsection rule."""
+    rule = properties.get(COMPAT_SUBSECTION, COMPAT_NONZERO)
+    if rule == COMPAT_NONZERO:
+        return state["compat_pvr"] != 0
+    if rule == COMPAT_DIFFERS:
+        return state["compat_pvr"] != properties.get(DESTINATION_MAX_COMPAT, 0)
+    return False
 
 
 CPU = VMStateDescription(
@@ -82,6 +108,11 @@ CPU = VMStateDescription(
         VMStateDescription("cpu/dabr", 1, 1, (Field("env.dabr", UINT64),
                                               Field("env.dabrx", UINT64)),
                            needed=_nonzero("env.dabr", "env.dabrx")),
+        # QEMU's vmstate_compat (target/ppc/machine.c). Absent: None, the destination's own.
+        VMStateDescription(COMPAT_SECTION, 1, 1, (Field("compat_pvr", UINT32, default=None),),
+                           needed=compat_needed,
+                           present=lambda properties:
+                           properties.get(COMPAT_SUBSECTION) != COMPAT_NEVER),
     ),
 )
 
@@ -93,6 +124,7 @@ def _cpu_export(snapshot: Snapshot) -> State:
         spr[int(key)] = value
     for number, name in _ATTRIBUTE_SPRS.items():
         spr[number] = cpu[name]
+    spr[SPR_PCR] = cpu["pcr"]
     return {
         "env.gpr": cpu["gpr"], "env.crf": [(cpu["cr"] >> (28 - 4 * i)) & 0xF for i in range(8)],
         "env.nip": cpu["pc"], "env.spr": spr, "env.reserve_addr": cpu["reserve"] & MASK64,
@@ -102,7 +134,7 @@ def _cpu_export(snapshot: Snapshot) -> State:
         "dec_expiry": cpu["dec_expiry"], "pending_dec": cpu["pending_dec"],
         "dec_bits": cpu["dec_bits"], "env.reserve_length": cpu["reserve_len"],
         "lpcr_ile": cpu["lpcr_ile"], "halted": cpu["halted"],
-        "env.dabr": cpu["dabr"], "env.dabrx": cpu["dabrx"],
+        "env.dabr": cpu["dabr"], "env.dabrx": cpu["dabrx"], "compat_pvr": cpu["compat_pvr"],
     }
 
 
@@ -123,9 +155,11 @@ def _cpu_import(state: State, snapshot: Snapshot) -> None:
         "dec_expiry": state["dec_expiry"], "pending_dec": state["pending_dec"],
         "dec_bits": state["dec_bits"], "lpcr_ile": state["lpcr_ile"],
         "halted": state["halted"], "dabr": state["env.dabr"], "dabrx": state["env.dabrx"],
+        "compat_pvr": state["compat_pvr"],     # None: the stream did not carry it
     }
     for number, name in _ATTRIBUTE_SPRS.items():
         cpu[name] = spr[number]
+    cpu["pcr"] = spr[SPR_PCR]       # as sent; the destination derives its own from compat_pvr
     snapshot["cpu"] = cpu
 
 
@@ -201,11 +235,18 @@ class MachineType:
     description: str
 
 
-# Oldest first; `pseries` names the newest. A released type is never changed, only added to.
+# Oldest first; `pseries` names the newest. A released type is never changed, only added to
+# (tests/migration/schemas holds each one's schema; the checker compares against them).
 MACHINE_TYPES: Tuple[MachineType, ...] = (
     MachineType("pseries-0.1", {"migration.send-configuration": True,
-                                "migration.send-section-footer": True},
+                                "migration.send-section-footer": True,
+                                COMPAT_SUBSECTION: COMPAT_NEVER},
                 "pSeries Logical Partition (PAPR compliant), ppcd 0.1 stream format"),
+    MachineType("pseries-0.2", {"migration.send-configuration": True,
+                                "migration.send-section-footer": True,
+                                COMPAT_SUBSECTION: COMPAT_NONZERO},
+                "pSeries Logical Partition (PAPR compliant), ppcd 0.2 stream format "
+                "(cpu/compat)"),
 )
 DEFAULT_MACHINE = "pseries"
 
@@ -228,7 +269,7 @@ def dump_vmstate(machine: MachineType) -> Dict[str, Any]:
         dump[section.name] = {"Name": section.name, "instance_id": section.instance_id,
                               "version_id": section.vmsd.version_id,
                               "minimum_version_id": section.vmsd.minimum_version_id,
-                              "Description": schema(section.vmsd)}
+                              "Description": schema(section.vmsd, machine.properties)}
     dump["ram"] = {"Name": "ram", "instance_id": 0, "version_id": 4, "minimum_version_id": 4,
                    "Description": {"name": "ram", "iterable": True}}
     return dump

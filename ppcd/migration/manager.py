@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 import trio
 
-from .. import control
-from ..machine.pseries import CPU_MODELS
+from .. import __version__, control
+from ..machine.pseries import CPU_MODELS, max_compat_pvr
 from ..machine.ram import PAGE_SIZE
 from ..qmp.schema import QMPError
+from . import handshake as H
 from . import stream as S
 from .machine import DEVICE_SECTIONS, MachineType, Snapshot, check_cpu, find_section
 from .ram import RAM_SECTION, RAM_VERSION, RAMLoader, RAMSaver
@@ -95,6 +96,15 @@ class MigrationManager:
         self.incoming_deferred = False
         self.incoming_started = False
         self._cancel: Optional[trio.CancelScope] = None
+        boot = vm.options.boot
+        # The mode this machine restores when a stream lacks cpu/compat, and the CPU's rule
+        # for sending it (None: the machine type's).
+        self.max_compat_pvr = max_compat_pvr(boot.cpu, boot.max_cpu_compat)
+        self.compat_rule = boot.compat_subsection
+
+    def _assumed_peer(self) -> H.Peer:
+        """A destination that said nothing: started like this one (a file, an exec stream)."""
+        return H.Peer(__version__, self.max_compat_pvr)
 
     # --- status ----------------------------------------------------------------------------
     @property
@@ -179,29 +189,78 @@ class MigrationManager:
             uri = parse_uri(uri_text, self.allow_exec)
         except TransportError:
             raise QMPError("Parameter 'uri' expects a valid migration protocol") from None
+        compat_pvr = int((await self.vm.registers())["compat_pvr"])
         self.progress = Progress(start=time.monotonic(), total_ram=self.vm.ram.size)
         self._set_status(SETUP)
+        channel: Optional[Channel] = None
+        peer = self._assumed_peer()
+        self._cancel = trio.CancelScope()
+        with self._cancel:
+            if uri.scheme in ("tcp", "unix"):
+                # Connect and hear the destination out now: a refusal is this command's error.
+                try:
+                    channel = await connect(uri)
+                except OSError as e:
+                    self._fail(f"Failed to connect to '{uri}': {e.strerror or e}")
+                    return
+                try:
+                    peer = await self._handshake(channel)
+                except (H.HandshakeError, OSError, trio.BrokenResourceError) as e:
+                    await channel.aclose()
+                    self._fail(str(e))
+                    return
+        if self._cancel.cancelled_caught:      # migrate_cancel while the peer was awaited
+            if channel is not None:
+                await channel.aclose()
+            self._set_status(CANCELLED)
+            return
+        refusal = H.plan((), {"cpu": {"compat_pvr": compat_pvr}}, self._properties(peer),
+                         self.machine, peer).refusal
+        if refusal is not None:
+            if channel is not None:
+                if peer.handshake:
+                    await _try_send(channel, H.plan_message(refusal))
+                await channel.aclose()
+            self._fail(refusal)
+            raise QMPError(refusal)
         self._cancel = trio.CancelScope()
         assert self.vm._nursery is not None
-        self.vm._nursery.start_soon(self._outgoing, uri, self._cancel)
+        self.vm._nursery.start_soon(self._outgoing, uri, self._cancel, channel, peer)
+
+    def _fail(self, message: str) -> None:
+        self.progress.error = message
+        self.progress.total_time = time.monotonic() - self.progress.start
+        self._set_status(FAILED)
+
+    def _properties(self, peer: H.Peer) -> Dict[str, Any]:
+        return H.runtime_properties(self.machine, self.compat_rule, peer)
+
+    async def _handshake(self, channel: Channel) -> H.Peer:
+        """The destination's greeting, or a peer without the handshake when none comes."""
+        body = await H.receive_greeting(channel.receive_some, H.GREETING_TIMEOUT)
+        if body is None:
+            # ppcd 0.1 and older: no compatibility modes, no greeting.
+            return H.Peer(None, 0)
+        return H.Peer.from_greeting(body)
 
     def cancel(self) -> None:
         if self.progress.status in (SETUP, ACTIVE) and self._cancel is not None:
             self._set_status(CANCELLING)
             self._cancel.cancel()
 
-    async def _outgoing(self, uri: URI, scope: trio.CancelScope) -> None:
+    async def _outgoing(self, uri: URI, scope: trio.CancelScope, channel: Optional[Channel],
+                        peer: H.Peer) -> None:
         p = self.progress
         stopped_from: Optional[str] = None
-        channel: Optional[Channel] = None
         try:
             with scope:
-                try:
-                    channel = await connect(uri)
-                except OSError as e:
-                    raise MigrationFailed(
-                        f"Failed to connect to '{uri}': {e.strerror or e}") from None
-                stopped_from = await self._precopy(channel)
+                if channel is None:
+                    try:
+                        channel = await connect(uri)
+                    except OSError as e:
+                        raise MigrationFailed(
+                            f"Failed to connect to '{uri}': {e.strerror or e}") from None
+                stopped_from = await self._precopy(channel, peer)
             if p.status == CANCELLING:
                 self._set_status(CANCELLED)
             else:
@@ -247,15 +306,17 @@ class MigrationManager:
         else:
             vm.state = stopped_from
 
-    async def _precopy(self, channel: Channel) -> str:
+    async def _precopy(self, channel: Channel, peer: H.Peer) -> str:
         """Send the stream; returns the run state the guest was stopped from."""
         p = self.progress
         vm = self.vm
         saver = RAMSaver(vm.ram)
         p.ram = saver
         sender = _RateLimited(channel, saver, self.parameters)
-        props = self.machine.properties
+        props = self._properties(peer)
         footers = props.get("migration.send-section-footer", True)
+        if peer.handshake:
+            await channel.send_all(H.plan_message(None))    # not stream bytes: not counted
 
         async def ram_section(kind: int, chunks) -> None:
             saver.begin_section()
@@ -309,19 +370,24 @@ class MigrationManager:
         sender.unlimited = True
         state: Snapshot = await vm._ask(control.OP_SAVE_STATE)
         state["runstate"] = stopped_from
+        exported = {section.name: section.export(state) for section in DEVICE_SECTIONS}
+        # The guest may have negotiated another mode during pre-copy: check again.
+        plan = H.plan(DEVICE_SECTIONS, exported, props, self.machine, peer)
+        if plan.refusal is not None:
+            raise MigrationFailed(plan.refusal)
         await ram_section(S.QEMU_VM_SECTION_END, saver.dirty_pass())
         devices = []
         out = bytearray()
         for number, section in enumerate(DEVICE_SECTIONS, start=RAM_SECTION_ID + 1):
             out += S.section_start(S.QEMU_VM_SECTION_FULL, number, section.name,
                                    section.instance_id, section.vmsd.version_id)
-            desc = save(section.vmsd, section.export(state), props, out)
+            desc = save(section.vmsd, exported[section.name], props, out, plan.omit)
             devices.append({"name": section.name, "instance_id": section.instance_id, **desc})
             if footers:
                 out += S.footer(number)
         await sender.send(bytes(out) + S.eof_and_vmdesc(devices, PAGE_SIZE))
         if self.capabilities["return-path"] and uri_is_connection(channel):
-            reply = await _read_exactly(channel, len(SHUT_OK))
+            reply = await _read_shut(channel)
             if reply != SHUT_OK:
                 raise MigrationFailed("the destination failed to load the migration stream")
         p.downtime = time.monotonic() - downtime_start
@@ -364,10 +430,13 @@ class MigrationManager:
             channel = await listener.accept()
             self._set_status(ACTIVE)
             try:
-                state = await self._load(channel)
+                reader = S.StreamReader(channel.receive_some)
+                if uri_is_connection(channel):
+                    await self._greet(channel, reader)
+                state = await self._load(reader)
                 check_cpu(state, CPU_MODELS[vm.options.boot.cpu].pvr)
                 await vm._ask(control.OP_LOAD_STATE, state=state)
-            except (VMStateError, QMPError, trio.BrokenResourceError) as e:
+            except (VMStateError, QMPError, H.HandshakeError, trio.BrokenResourceError) as e:
                 if uri_is_connection(channel):
                     await _try_send(channel, SHUT_FAILED)
                 raise MigrationFailed(str(getattr(e, "desc", e))) from None
@@ -393,9 +462,19 @@ class MigrationManager:
         else:
             vm.state = vm_states.PAUSED
 
-    async def _load(self, channel: Channel) -> Snapshot:
+    async def _greet(self, channel: Channel, reader: S.StreamReader) -> None:
+        """Greet a source that waits in silence (ppcd 0.2+); read its plan if it sends one."""
+        with trio.move_on_after(H.GREET_AFTER):
+            await reader.more()
+        if reader.received or reader.eof:
+            return      # an older source sent its stream at once: it reads no greeting
+        await channel.send_all(H.greeting(self.machine, self.max_compat_pvr, DEVICE_SECTIONS))
+        body = await reader.parse(lambda c: H.parse_message(c, H.PLAN))
+        if body is not None and body.get("refuse"):
+            raise MigrationFailed(f"the source refused the migration: {body['refuse']}")
+
+    async def _load(self, reader: S.StreamReader) -> Snapshot:
         """Read a whole stream into guest RAM and a snapshot for the worker."""
-        reader = S.StreamReader(channel.receive_some)
         props = self.machine.properties
         footers = props.get("migration.send-section-footer", True)
         await reader.read_header()
@@ -458,14 +537,23 @@ async def _try_send(channel: Channel, data: bytes) -> None:
         pass
 
 
-async def _read_exactly(channel: Channel, size: int) -> bytes:
+async def _read_shut(channel: Channel) -> bytes:
+    """The return path's SHUT message, past a greeting that came after the source stopped
+    waiting for one."""
     data = b""
-    while len(data) < size:
+    while True:
         chunk = await channel.receive_some()
         if not chunk:
-            break
+            return data[:len(SHUT_OK)]
         data += chunk
-    return data
+        cursor = Cursor(data)
+        try:
+            if H.parse_message(cursor, H.GREETING) is not None:
+                data = data[cursor.position:]
+        except Truncated:
+            continue
+        if len(data) >= len(SHUT_OK):
+            return data[:len(SHUT_OK)]
 
 
 async def _ram_records(reader: S.StreamReader, loader: RAMLoader) -> None:

@@ -17,7 +17,7 @@ from ppcd.cpu.state import CPUState, GuestMemory
 # Plain CPUState attributes carried as they are (the rest is composed below).
 CPU_ATTRIBUTES = ("pc", "msr", "cr", "lr", "ctr", "tar", "fpscr", "cfar", "icount", "tb_offset",
                   "dec_written", "dec_written_at", "dec_bits", "pending_dec", "halted",
-                  "lpcr_ile", "dabr", "dabrx", "pvr", "pir", "reserve_len")
+                  "lpcr_ile", "dabr", "dabrx", "pvr", "pir", "reserve_len", "compat_pvr")
 # A reservation or decrementer expiry that is absent travels as -1.
 NONE = -1
 
@@ -46,6 +46,7 @@ BACKING_SPRS = _backing_sprs()
 def capture_cpu(cpu: CPUState) -> Dict[str, Any]:
     state: Dict[str, Any] = {name: getattr(cpu, name) for name in CPU_ATTRIBUTES}
     state["xer"] = cpu.xer
+    state["pcr"] = cpu.pcr      # travels in the SPR array, as QEMU's; restored from compat_pvr
     state["gpr"] = list(cpu.gpr)
     state["fpr"] = list(cpu.fpr)
     state["spr"] = {str(key): cpu.spr.get(key, reset) for key, reset in BACKING_SPRS.items()}
@@ -74,5 +75,9 @@ def capture(machine) -> Dict[str, Any]:
 
 def restore(machine, state: Dict[str, Any]) -> None:
     restore_cpu(machine.cpu, state["cpu"])
+    # The PCR and the instruction limit follow the compat mode, with this machine's rules; a
+    # stream without cpu/compat (None) leaves the mode max-cpu-compat gives (QEMU's rule).
+    compat_pvr = state["cpu"]["compat_pvr"]
+    machine.set_compat(machine.max_compat_pvr if compat_pvr is None else compat_pvr)
     machine.rtc_offset = float(state["rtc_offset"])
     machine.console.pending = bytes.fromhex(state["console_pending"])

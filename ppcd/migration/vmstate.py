@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Collection, Dict, List, Mapping, Optional, Tuple
 
 State = Dict[str, Any]
 # A machine type's compat properties ("migration.send-section-footer": True, ...).
@@ -171,6 +171,10 @@ def always(state: State, properties: Properties) -> bool:
     return True
 
 
+def everywhere(properties: Properties) -> bool:
+    return True
+
+
 @dataclass(frozen=True)
 class VMStateDescription:
     name: str
@@ -181,6 +185,8 @@ class VMStateDescription:
     # Subsections only: whether this state needs to travel (QEMU's .needed); the machine
     # type's compat properties let an older machine type leave a subsection out.
     needed: Callable[[State, Properties], bool] = always
+    # Subsections only: whether a machine type's streams may carry it at all (its schema).
+    present: Callable[[Properties], bool] = everywhere
 
     def defaults(self) -> State:
         """Every field of the description and its subsections at its default value."""
@@ -197,9 +203,10 @@ class VMStateDescription:
 
 
 def save(vmsd: VMStateDescription, state: State, properties: Properties,
-         out: bytearray) -> Dict[str, Any]:
-    """Write the fields and the needed subsections; returns the vmdesc entry of what was written
-    (QEMU's vmstate_save_state with its JSON writer)."""
+         out: bytearray, omit: Collection[str] = ()) -> Dict[str, Any]:
+    """Write the fields and the needed subsections, less those named in `omit` (what the
+    destination cannot load); returns the vmdesc entry of what was written (QEMU's
+    vmstate_save_state with its JSON writer)."""
     fields: List[Dict[str, Any]] = []
     for f in vmsd.fields:
         if not f.exists(vmsd.version_id):
@@ -214,10 +221,10 @@ def save(vmsd: VMStateDescription, state: State, properties: Properties,
                             "fields": fields}
     subsections = []
     for sub in vmsd.subsections:
-        if sub.needed(state, properties):
+        if sub.name not in omit and sub.present(properties) and sub.needed(state, properties):
             out.append(QEMU_VM_SUBSECTION)
             out += idstr(sub.name) + _BE32.pack(sub.version_id)
-            subsections.append(save(sub, state, properties, out))
+            subsections.append(save(sub, state, properties, out, omit))
     if subsections:
         desc["subsections"] = subsections
     return desc
@@ -254,8 +261,9 @@ def load(vmsd: VMStateDescription, cursor: Cursor, version_id: int,
     return state
 
 
-def schema(vmsd: VMStateDescription) -> Dict[str, Any]:
-    """The description as data, in the shape of QEMU's -dump-vmstate (vmstate-static-checker)."""
+def schema(vmsd: VMStateDescription, properties: Properties) -> Dict[str, Any]:
+    """The description as data, in the shape of QEMU's -dump-vmstate (vmstate-static-checker):
+    what the streams of a machine type with these compat properties may carry."""
     return {
         "name": vmsd.name,
         "version_id": vmsd.version_id,
@@ -267,5 +275,6 @@ def schema(vmsd: VMStateDescription) -> Dict[str, Any]:
                     **({"array_len": f.length} if f.length is not None else {}),
                     **({"size_field": f.size_field} if f.size_field else {})}
                    for f in vmsd.fields],
-        "Subsections": [schema(sub) for sub in vmsd.subsections],
+        "Subsections": [schema(sub, properties) for sub in vmsd.subsections
+                        if sub.present(properties)],
     }

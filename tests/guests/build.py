@@ -38,7 +38,8 @@ PLAIN_C_PROGRAMS = (
     "sdiv",
     "stringops",
 )
-GUEST_PROGRAMS = ("hello", "demo", "hcalls", *PLAIN_C_PROGRAMS, "interrupts", "fparith", "fpround")
+GUEST_PROGRAMS = ("hello", "demo", "hcalls", *PLAIN_C_PROGRAMS, "interrupts", "fparith", "fpround",
+                  "cas")
 
 # Sources beyond NAME.c, and the runtime every guest links.
 EXTRA_SOURCES = {"interrupts": ("vectors.S",)}

@@ -195,6 +195,8 @@ def test_rtas_size_matches_qemu_for_more_cpus(qemu_tree: QemuDumper) -> None:
         ("POWER8", "", 256, None),
         ("POWER10", "", 256, None),
         ("POWER9", "power8", 256, 0x0F000004),
+        ("POWER9", "power7", 256, 0x0F000003),
+        ("POWER8", "power7", 256, 0x0F000003),
         ("POWER9", "", 768, None),
         ("POWER9", "", 3072, None),
     ],

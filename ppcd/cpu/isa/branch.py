@@ -17,11 +17,12 @@ INSTRUCTIONS = [
     *[insn for suffix, aa, lk in _AA_LK
       for insn in row("bc" + suffix, 16, "B", "BO,BI,BD", impl="bc",
                       fixed={"AA": aa, "LK": lk})],
-    *[insn for name, xo, ignore in (("bclr", 16, _BCLR_RESERVED),
-                                    ("bcctr", 528, _BCLR_RESERVED), ("bctar", 560, 0))
+    *[insn for name, xo, ignore, isa in (("bclr", 16, _BCLR_RESERVED, 0),
+                                         ("bcctr", 528, _BCLR_RESERVED, 0),
+                                         ("bctar", 560, 0, 207))
       for lk in (0, 1)
       for insn in row(name + ("l" if lk else ""), 19, "XL", "BO,BI,BH", xo=xo, impl=name,
-                      fixed={"LK": lk}, ignore=ignore)],
+                      fixed={"LK": lk}, ignore=ignore, isa=isa)],
     # Condition register logical instructions (2.5.1)
     *row("crand", 19, "XL", "BT,BA,BB", xo=257),
     *row("cror", 19, "XL", "BT,BA,BB", xo=449),

@@ -6,6 +6,10 @@ must match, the assembler, the disassembler, and which semantic function runs it
 Bits that belong to no operand are fixed: the opcode, the extended opcode, Rc/OE for
 that variant, and reserved bits, which must be zero unless the row lists them in
 `ignore` (as processors and QEMU ignore a few).
+
+`isa` is the ISA version (x100: 205, 206, 207, 300) that introduced the instruction to the
+Server architecture, for the PCR's compatibility modes (ppcd/cpu/compat.py); rows without
+one are older than any mode ppcd offers.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ XO_BITS: Dict[str, Tuple[int, int]] = {
     "X": (21, 30), "XL": (21, 30), "XFX": (21, 30), "XFL": (21, 30),
     "XO": (22, 30), "XS": (21, 29), "MD": (27, 29), "MDS": (27, 30),
     "DS": (30, 31), "A": (26, 30), "VA": (26, 31), "DX": (26, 30), "DQ": (29, 31),
+    "Z22": (22, 30), "Z23": (23, 30),
 }
 # "OPCODE" is a catch-all row: only the primary opcode is fixed (the rest is `ignore`d),
 # so it matches whatever no more specific row of that opcode does.
@@ -32,11 +37,11 @@ class Insn:
     """One mnemonic of the instruction table."""
 
     __slots__ = ("mnemonic", "opcd", "form", "xo", "operands", "impl", "rc", "oe",
-                 "priv", "facility", "fixed", "ignore", "mask", "match", "fields")
+                 "priv", "facility", "isa", "fixed", "ignore", "mask", "match", "fields")
 
     def __init__(self, mnemonic: str, opcd: int, form: str, xo: Optional[int],
                  operands: Sequence[str], impl: str, rc: int, oe: int, priv: bool,
-                 facility: str, fixed: Dict[str, int], ignore: int) -> None:
+                 facility: str, fixed: Dict[str, int], ignore: int, isa: int = 0) -> None:
         self.mnemonic = mnemonic
         self.opcd = opcd
         self.form = form
@@ -47,6 +52,7 @@ class Insn:
         self.oe = oe
         self.priv = priv
         self.facility = facility
+        self.isa = isa
         self.fixed = dict(fixed)
         self.ignore = ignore
         self.fields = self._operand_fields()
@@ -105,7 +111,7 @@ class Insn:
 def row(mnemonic: str, opcd: int, form: str, operands: str = "", *, xo: Optional[int] = None,
         rc: bool = False, oe: bool = False, impl: Optional[str] = None, priv: bool = False,
         facility: str = "", fixed: Optional[Dict[str, int]] = None,
-        ignore: int = 0) -> List[Insn]:
+        ignore: int = 0, isa: int = 0) -> List[Insn]:
     """Rows for a mnemonic and its record (".") and overflow ("o") variants.
 
     `operands` is the assembler syntax, e.g. "RT,RA,SI" or "RT,D(RA)". The variants share
@@ -118,5 +124,5 @@ def row(mnemonic: str, opcd: int, form: str, operands: str = "", *, xo: Optional
         for rc_bit in ((0, 1) if rc else (0,)):
             name = mnemonic + ("o" if oe_bit else "") + ("." if rc_bit else "")
             rows.append(Insn(name, opcd, form, xo, ops, impl or mnemonic, rc_bit, oe_bit,
-                             priv, facility, fixed or {}, ignore))
+                             priv, facility, fixed or {}, ignore, isa))
     return rows
