@@ -9,13 +9,20 @@ import json
 import sys
 from typing import List, Optional
 
-from . import __version__
+from . import __version__, client, config, journal
+from .cpu.compat import COMPAT_MODES
 from .daemon import ConfigError, RunOptions, run_guest
 from .machine.boot import BootConfig
 from .machine.elfload import GuestImageError
 from .machine.pseries import CPU_MODELS, Machine
 from .machine.ram import parse_size
-from .migration.machine import DEFAULT_MACHINE, MACHINE_TYPES, dump_vmstate, machine_type
+from .migration.machine import (
+    COMPAT_RULES,
+    DEFAULT_MACHINE,
+    MACHINE_TYPES,
+    dump_vmstate,
+    machine_type,
+)
 
 
 def _memory(text: str) -> int:
@@ -45,13 +52,29 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a 64-bit POWER guest ELF on a pseries machine (the demo guest "
                     "when --kernel is not given). Exits with status 0 when the guest "
                     "powers off through RTAS.")
+    run.add_argument("--config", metavar="FILE",
+                     help="TOML file with any of these options as keys (memory = \"1G\", "
+                          "qmp = [...], start-paused = true); the command line wins")
     run.add_argument("--kernel", metavar="ELF", help="guest ELF (big or little endian)")
     run.add_argument("--cpu", choices=sorted(CPU_MODELS), default="power9",
                      help="CPU model (default power9)")
+    run.add_argument("--max-cpu-compat", choices=[m.name for m in COMPAT_MODES],
+                     metavar="MODE",
+                     help="newest compatibility mode the guest may run in and the mode at "
+                          "reset: power7, power8, power9 (QEMU's max-cpu-compat)")
+    run.add_argument("--cpu-compat-enforce", choices=("on", "off"), default="on",
+                     help="refuse instructions newer than the compatibility mode as the PCR "
+                          "says (on, default), or run them as QEMU's TCG does (off)")
+    run.add_argument("--cpu-compat-subsection", choices=COMPAT_RULES, metavar="RULE",
+                     help="when migration sends cpu/compat: nonzero (QEMU's rule), differs "
+                          "(when not the max-cpu-compat mode) or never; default: the "
+                          "machine type's")
     run.add_argument("--memory", "-m", type=_memory, default=256 << 20, metavar="SIZE",
                      help="guest RAM, e.g. 256M or 1G (default 256M)")
     run.add_argument("--serial", default="stdio", metavar="BACKEND",
-                     help="console backend: stdio (default), file:PATH or null")
+                     help="console backend: stdio (default), file:PATH, null, pty, "
+                          "tcp:HOST:PORT,server, unix:PATH,server or serial:DEVICE|URL"
+                          "[,baud=N] (any pyserial device or URL)")
     run.add_argument("--max-instructions", type=_count, metavar="N",
                      help="stop the guest (exit status 2) after N instructions")
     run.add_argument("--worker-python", default=sys.executable, metavar="INTERPRETER",
@@ -80,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "streams may carry, as JSON (the shape of QEMU's -dump-vmstate).")
     dump.add_argument("file", metavar="FILE", help="output file, - for stdout")
     dump.add_argument("--machine", "-M", default=DEFAULT_MACHINE, metavar="TYPE")
+    client.add_parsers(commands)
     commands.add_parser("bench", add_help=False, help="run the engine benchmarks")
     return parser
 
@@ -109,6 +133,13 @@ def _dump_vmstate(path: str, schema: dict) -> int:
     return 0
 
 
+def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices[name]
+    raise KeyError(name)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     if argv is None:
         argv = sys.argv[1:]
@@ -116,6 +147,16 @@ def main(argv: Optional[List[str]] = None) -> int:
         return _bench(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command in client.SUBCOMMANDS:
+        return client.run(args)
+    if args.command == "run":
+        journal.install()
+        if args.config is not None:
+            try:
+                config.apply(_subparser(parser, "run"), args, argv[1:], args.config)
+            except config.ConfigFileError as e:
+                journal.report(str(e))
+                return 1
     if args.command not in ("run", "dump-vmstate"):
         parser.print_help()
         return 1
@@ -131,7 +172,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.command == "dump-vmstate":
         return _dump_vmstate(args.file, dump_vmstate(machine))
     options = RunOptions(
-        boot=BootConfig(kernel=args.kernel, cpu=args.cpu, memory=args.memory),
+        boot=BootConfig(kernel=args.kernel, cpu=args.cpu, memory=args.memory,
+                        max_cpu_compat=args.max_cpu_compat,
+                        compat_enforce=args.cpu_compat_enforce == "on",
+                        compat_subsection=args.cpu_compat_subsection),
         serial=args.serial, max_instructions=args.max_instructions,
         worker_python=args.worker_python, engine=getattr(args, "engine", None),
         qmp=args.qmp, start_paused=args.start_paused, name=args.name, machine=machine.name,
@@ -139,9 +183,22 @@ def main(argv: Optional[List[str]] = None) -> int:
         incoming=args.incoming, allow_exec_migration=args.allow_exec_migration)
     try:
         return run_guest(options)
-    except (GuestImageError, ConfigError) as e:
-        sys.stderr.write(f"ppcd: {e}\n")
+    except BaseException as e:   # noqa: B036 - re-raised unless it is a person's error
+        message = _person_error(e)
+        if message is None:
+            raise
+        journal.report(message)
         return 1
+
+
+def _person_error(exc: BaseException) -> Optional[str]:
+    """The one line for a bad option or guest image, also when trio raised it from a task
+    (as an exception group with that single error inside)."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    if isinstance(exc, (GuestImageError, ConfigError)):
+        return str(exc)
+    return None
 
 
 if __name__ == "__main__":

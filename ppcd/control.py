@@ -48,13 +48,16 @@ OP_CLEAR_BREAKPOINTS = "clear-breakpoints"  # remove every breakpoint and watchp
 OP_DEBUG_STEP = "debug-step"        # execute one instruction -> the stop, as EV_DEBUG_STOP's data
 OP_INVALIDATE = "invalidate"        # {"address", "length"}: RAM changed from outside the vCPU
 
-# Events (unsolicited, worker -> control). The vCPU is stopped when each of them is sent.
+# Events (unsolicited, worker -> control). The vCPU is stopped when each of them is sent,
+# except EV_CONSOLE_DROPPED.
 EV_SHUTDOWN = "shutdown"            # the guest powered off through RTAS
 EV_RESET_REQUEST = "reset-request"  # the guest asked for a reboot through RTAS
 EV_LIMIT = "limit"                  # --max-instructions ran out; {"reason": TEXT}
 EV_STUCK = "stuck"                  # idle with nothing that could wake it; {"reason": TEXT}
 EV_ERROR = "error"                  # the engine failed (an emulator bug); {"reason": TEXT}
 EV_DEBUG_STOP = "debug-stop"        # a breakpoint or watchpoint: {"reason", "address"?}
+# Sent while the vCPU keeps running: console output the worker's full pipe could not take.
+EV_CONSOLE_DROPPED = "console-dropped"  # {"bytes": N more bytes dropped}
 
 
 class ChannelError(Exception):

@@ -18,7 +18,9 @@ from typing import Any, Callable, Dict, List, Optional
 
 import trio
 
-from . import control
+from . import control, journal, service
+from .chardev.link import ConsoleLink, open_console
+from .chardev.spec import ChardevError, parse_chardev
 from .gdbstub.server import GDBServer, parse_gdb_address
 from .machine.boot import BootConfig, fdt_address, prepare
 from .machine.elfload import GuestImageError
@@ -44,6 +46,8 @@ FINISH_MIGRATE = "finish-migrate"
 WORKER_TIMEOUT = 10.0
 # How long the last events may take to reach the clients when ppcd exits.
 FLUSH_TIMEOUT = 1.0
+# How long the guest's last console output may take to reach the console when ppcd exits.
+CONSOLE_FLUSH_TIMEOUT = 5.0
 # Real-mode addressing ignores the top four bits of an effective address (Book III 5.7.3).
 REAL_ADDRESS_MASK = 0x0FFF_FFFF_FFFF_FFFF
 
@@ -68,21 +72,6 @@ class RunOptions:
     machine: str = "pseries"
     incoming: Optional[str] = None  # --incoming URI or "defer"
     allow_exec_migration: bool = False
-
-
-def open_serial(spec: str):
-    """(output fd, input fd or None) for a --serial backend: stdio, file:PATH or null."""
-    if spec == "stdio":
-        return sys.stdout.fileno(), (sys.stdin.fileno() if not sys.stdin.closed else None)
-    if spec == "null":
-        return os.open(os.devnull, os.O_WRONLY), None
-    if spec.startswith("file:") and len(spec) > 5:
-        path = spec[5:]
-        try:
-            return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), None
-        except OSError as e:
-            raise ConfigError(f"cannot open serial file {path!r}: {e.strerror}") from None
-    raise ConfigError(f"unknown serial backend {spec!r}: use stdio, file:PATH or null")
 
 
 class WorkerGone(Exception):
@@ -176,11 +165,11 @@ class WorkerLink:
 class VirtualMachine:
     """The machine as the control process sees it: run state, worker, RAM, events."""
 
-    def __init__(self, options: RunOptions, ram: GuestRAM, console_fds: List[Optional[int]],
+    def __init__(self, options: RunOptions, ram: GuestRAM, console: ConsoleLink,
                  serving: bool) -> None:
         self.options = options
         self.ram = ram
-        self.console_fds = console_fds
+        self.console = console
         self.serving = serving          # QMP clients may come: keep running after errors
         self.state = PRELAUNCH
         self.worker: Optional[WorkerLink] = None
@@ -217,17 +206,20 @@ class VirtualMachine:
     # --- the worker -------------------------------------------------------------------------
     async def start(self, nursery: trio.Nursery) -> None:
         self._nursery = nursery
+        nursery.start_soon(self.console.run)
         await self._spawn()
 
     async def _spawn(self) -> None:
         assert self._nursery is not None
         ours, theirs = socket.socketpair()
         attention = control.Attention()
-        out_fd, in_fd = self.console_fds
+        out_fd, in_fd = self.console.worker_out_fd, self.console.worker_in_fd
         config = {
             "ram_size": self.ram.size, "ram_fd": self.ram.ram_fd, "dirty_fd": self.ram.dirty_fd,
             "channel_fd": theirs.fileno(), "attention_fd": attention.fd,
             "cpu": self.options.boot.cpu, "fdt_address": fdt_address(self.ram.size),
+            "max_cpu_compat": self.options.boot.max_cpu_compat,
+            "compat_enforce": self.options.boot.compat_enforce,
             "max_instructions": self.options.max_instructions, "engine": self.options.engine,
             "console_out_fd": out_fd, "console_in_fd": in_fd,
         }
@@ -286,6 +278,8 @@ class VirtualMachine:
         elif event == control.EV_DEBUG_STOP:
             assert self._nursery is not None
             self._nursery.start_soon(self._debug_stopped, data)
+        elif event == control.EV_CONSOLE_DROPPED:
+            self.console.worker_dropped += int(data.get("bytes", 0))
 
     async def _guest_reset(self) -> None:
         try:
@@ -422,18 +416,40 @@ def run_guest(options: RunOptions) -> int:
             addresses.append(parse_address(spec))
         except ValueError as e:
             raise ConfigError(str(e)) from None
-    out_fd, in_fd = open_serial(options.serial)
+    try:
+        parse_chardev(options.serial)
+    except ChardevError as e:
+        raise ConfigError(str(e)) from None
     ram = GuestRAM(options.boot.memory)
     try:
         prepare(options.boot, ram)
-        return trio.run(_serve, options, ram, [out_fd, in_fd], addresses)
+        return trio.run(_run, options, ram, addresses)
     finally:
         ram.close()
 
 
-async def _serve(options: RunOptions, ram: GuestRAM, console_fds: List[Optional[int]],
+async def _run(options: RunOptions, ram: GuestRAM, addresses: List[Any]) -> int:
+    """The console backend around the machine: open before the guest starts, and given the
+    guest's last output after the worker has gone."""
+    try:
+        console = await open_console(options.serial)
+    except ChardevError as e:
+        raise ConfigError(str(e)) from None
+    try:
+        return await _serve(options, ram, console, addresses)
+    finally:
+        await console.finish(CONSOLE_FLUSH_TIMEOUT)
+        if console.dropped:
+            journal.report(f"{console.dropped} bytes of console output were dropped: "
+                           f"{console.backend.filename} did not take them", journal.WARNING)
+        console.close()
+
+
+async def _serve(options: RunOptions, ram: GuestRAM, console: ConsoleLink,
                  addresses: List[Any]) -> int:
-    listeners = []
+    # Before anything starts the worker: it must not inherit systemd's variables.
+    systemd = service.ServiceManager()
+    listeners = service.inherited_listeners()
     gdb_listener = None
     try:
         for address in addresses:
@@ -449,7 +465,7 @@ async def _serve(options: RunOptions, ram: GuestRAM, console_fds: List[Optional[
                 raise ConfigError(str(e)) from None
             except OSError as e:
                 raise ConfigError(f"cannot listen on {gdb_address}: {e.strerror}") from None
-        vm = VirtualMachine(options, ram, console_fds,
+        vm = VirtualMachine(options, ram, console,
                             serving=bool(listeners) or gdb_listener is not None)
         server = QMPServer(vm)
         gdb_server = GDBServer(vm)
@@ -476,7 +492,9 @@ async def _serve(options: RunOptions, ram: GuestRAM, console_fds: List[Optional[
                     nursery.start_soon(server.serve, listener)
                 if gdb_listener is not None:
                     nursery.start_soon(gdb_server.serve, gdb_listener)
+                nursery.start_soon(systemd.run, vm)
                 await vm.exited.wait()
+                systemd.stopping()
                 if vm.quit_reason is not None:
                     vm.state = SHUTDOWN
                     vm.emit("SHUTDOWN", {"guest": False, "reason": vm.quit_reason})

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import os
 import socket
-from typing import List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 import trio
 
 from .qmp.server import Address, Listener, TCPAddress, UnixAddress
 
+if TYPE_CHECKING:
+    from .daemon import VirtualMachine
+
 SD_LISTEN_FDS_START = 3
+# STATUS= follows a migration's progress this often (and run-state changes at once).
+STATUS_INTERVAL = 1.0
 
 
 class Notifier:
@@ -60,11 +65,49 @@ def watchdog_interval() -> Optional[float]:
     return int(usec) / 2e6
 
 
-async def keep_watchdog_fed(notifier: Notifier, interval: float) -> None:
-    """Ping from the trio loop itself: a hung control loop stops the pings and gets restarted."""
-    while True:
-        notifier.notify("WATCHDOG=1")
-        await trio.sleep(interval)
+def describe(vm: "VirtualMachine") -> str:
+    """One line for `systemctl status`: the run state, a migration's progress, lost output."""
+    text = vm.state
+    if vm.migration.active:
+        info: Dict[str, Any] = vm.migration.info()
+        ram = info.get("ram", {})
+        done = 100 * ram.get("transferred", 0) // max(ram.get("total", 0), 1)
+        text += (f", migration {info.get('status')}: {done}% of RAM sent, "
+                 f"pass {ram.get('dirty-sync-count', 0)}")
+    if vm.console.dropped:
+        text += f", {vm.console.dropped} console bytes dropped"
+    return text
+
+
+class ServiceManager:
+    """What ppcd tells systemd: READY=1, STATUS= lines, WATCHDOG=1 pings and STOPPING=1."""
+
+    def __init__(self) -> None:
+        self.notifier = Notifier()
+        self.watchdog = watchdog_interval()
+        self._status = ""
+
+    async def run(self, vm: "VirtualMachine") -> None:
+        """From the moment the machine has started (its sockets listen) until ppcd stops."""
+        self._status = describe(vm)
+        self.notifier.notify("READY=1", f"STATUS={self._status}")
+        vm.listeners.append(lambda event, data: self._update(vm))
+        interval = min(STATUS_INTERVAL, self.watchdog or STATUS_INTERVAL)
+        while True:
+            # Pinged from the trio loop itself: a hung control loop stops the pings.
+            if self.watchdog is not None:
+                self.notifier.notify("WATCHDOG=1")
+            self._update(vm)
+            await trio.sleep(interval)
+
+    def _update(self, vm: "VirtualMachine") -> None:
+        status = describe(vm)
+        if status != self._status:
+            self._status = status
+            self.notifier.notify(f"STATUS={status}")
+
+    def stopping(self) -> None:
+        self.notifier.notify("STOPPING=1", "STATUS=stopping")
 
 
 class InheritedListener(Listener):

@@ -80,3 +80,11 @@ def test_relocatable_object_is_refused(tmp_path):
     result = ppcd("run", "--kernel", str(obj))
     assert result.returncode == 1
     assert "not an executable" in result.stderr
+
+
+def test_worker_interpreter_that_cannot_start():
+    result = ppcd("run", "--worker-python", "/nonexistent/python3")
+    assert result.returncode == 1
+    assert "cannot start the vCPU worker" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1

@@ -54,6 +54,7 @@ def get_registers(cpu) -> Dict[str, Any]:
         registers[name] = list(getattr(cpu, name))
     registers["spr"] = {str(n): spr.read(cpu) & spr.mask for n, spr in SPRS.items()}
     registers["reserve"] = cpu.reserve
+    registers["compat_pvr"] = cpu.compat_pvr    # read-only: the hypervisor sets the mode
     return registers
 
 
@@ -82,6 +83,7 @@ class Worker:
         self.config = config
         self.ram = GuestRAM(config["ram_size"], config["ram_fd"], config["dirty_fd"])
         self.console = Console(config.get("console_out_fd"), config.get("console_in_fd"))
+        self.reported_dropped = 0   # console output bytes the control process knows were lost
         self.channel = control.BlockingChannel(
             socket.socket(fileno=config["channel_fd"]))
         self.attention = control.Attention(config["attention_fd"])
@@ -113,7 +115,9 @@ class Worker:
     def _new_machine(self) -> Machine:
         engine = self.config.get("engine")
         options = {"engine": engine} if engine else {}
-        machine = Machine(self.ram, self.config["cpu"], self.console, **options)
+        machine = Machine(self.ram, self.config["cpu"], self.console,
+                          max_compat=self.config.get("max_cpu_compat"),
+                          compat_enforce=self.config.get("compat_enforce", True), **options)
         machine.reset_cpu(self.config["fdt_address"])
         # Breakpoints outlive a reset, as QEMU's do.
         self.debugger.attach(machine.cpu)
@@ -241,8 +245,10 @@ class Worker:
                 "it can never wake")}})
         waits = [self.channel.sock] + ([console.in_fd] if console.in_fd is not None else [])
         readable = select.select(waits, [], [])[0]
-        if console.in_fd in readable:
-            self.machine.cpu.halted = False
+        if console.in_fd is not None and console.in_fd in readable:
+            console.fill()
+            if console.pending:
+                self.machine.cpu.halted = False
         if self.channel.sock in readable:
             self.attention.clear()
             self.handle(self.channel.drain())
@@ -256,6 +262,10 @@ class Worker:
                     f"instruction limit of {self.limit} reached at pc {self.machine.cpu.pc:#x}"))
                 return
         self._execute(budget)
+        if self.console.dropped != self.reported_dropped:
+            lost = self.console.dropped - self.reported_dropped
+            self.reported_dropped = self.console.dropped
+            self.channel.send({"event": control.EV_CONSOLE_DROPPED, "data": {"bytes": lost}})
 
     def serve(self) -> None:
         attention = self.attention

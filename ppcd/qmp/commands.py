@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, List
 import trio
 
 from .. import __version__
+from ..cpu.compat import mode_name
 from ..machine.pseries import CPU_MODELS
 from ..migration.manager import CAPABILITIES as MIGRATION_CAPABILITIES
 from ..migration.transport import TransportError
@@ -106,6 +107,16 @@ async def query_cpus_fast(session: "Session") -> List[Dict[str, Any]]:
              "target": "ppc64"}]
 
 
+@command("x-query-cpu-compat")
+async def x_query_cpu_compat(session: "Session") -> List[Dict[str, Any]]:
+    """Each vCPU's compatibility mode: the logical PVR (0: raw), max-cpu-compat's, the PCR."""
+    vm = session.vm
+    registers = await vm.registers()
+    compat_pvr = int(registers["compat_pvr"])
+    return [{"cpu-index": 0, "compat-pvr": compat_pvr, "mode": mode_name(compat_pvr) or "raw",
+             "max-cpu-compat": vm.migration.max_compat_pvr, "pcr": int(registers["spr"]["338"])}]
+
+
 @command("query-cpu-definitions")
 async def query_cpu_definitions(session: "Session") -> List[Dict[str, Any]]:
     return [{"name": name, "typename": f"{name}-powerpc64-cpu", "static": False,
@@ -148,6 +159,20 @@ async def quit(session: "Session") -> Dict[str, Any]:
     # The reply goes out first; the SHUTDOWN event follows, as from QEMU.
     session.vm.finish(0, quit_reason="host-qmp-quit")
     return {}
+
+
+# --- the console (ppcd/chardev) ---------------------------------------------------------------
+@command("query-chardev")
+async def query_chardev(session: "Session") -> List[Dict[str, Any]]:
+    # QEMU's ChardevInfo for the pseries vty's backend, which QEMU labels serial0.
+    return [{"label": "serial0", "filename": session.vm.console.backend.filename,
+             "frontend-open": True}]
+
+
+@command("x-query-console", allow_oob=True)
+async def x_query_console(session: "Session") -> Dict[str, Any]:
+    """ppcd's own: the backend, its QEMU-style filename and the bytes carried and dropped."""
+    return session.vm.console.info()
 
 
 # --- memory --------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ HELP = (
     ("xp", "/fmt addr", "physical memory dump starting at 'addr'"),
 )
 INFO_HELP = (
+    ("chardev", "show the character devices"),
     ("cpus", "show infos for each CPU"),
     ("name", "show the current VM name"),
     ("registers", "show the cpu registers"),
@@ -93,13 +94,18 @@ async def _info(session: "Session", rest: str) -> str:
         return text + "\n"
     if what == "cpus":
         return f"* CPU #0: thread_id={vm.worker_pid}\n"
+    if what == "chardev":
+        # QEMU's line, and what ppcd adds: output the backend could not take.
+        return (f"serial0: filename={vm.console.backend.filename}\n"
+                f"serial0: {vm.console.dropped} bytes of output dropped\n")
     if what == "name":
         return f"{vm.options.name}\n" if vm.options.name else ""
     if what == "version":
         major, minor, micro = 7, 2, 0
         return f"{major}.{minor}.{micro} (ppcd {__version__})\n"
     if what == "registers":
-        return format_registers(await vm.registers())
+        registers = await vm.registers()
+        return format_registers(registers) + format_compat(registers, vm.migration.max_compat_pvr)
     raise HMPFailure(f"unknown command: 'info {what}'")
 
 
@@ -373,3 +379,9 @@ def format_registers(r: Dict[str, Any]) -> str:
     for group in _SPR_LINES:
         lines.append(" ".join(f"{label} {int(spr.get(str(n), 0)):016x}" for label, n in group))
     return "".join(line + "\n" for line in lines)
+
+
+def format_compat(r: Dict[str, Any], max_compat_pvr: int) -> str:
+    """ppcd's addition to info registers: the compatibility mode (QEMU prints none)."""
+    return (f"PCR {int(r['spr'].get('338', 0)):016x} compat-pvr {r['compat_pvr']:08x} "
+            f"max-cpu-compat {max_compat_pvr:08x}\n")

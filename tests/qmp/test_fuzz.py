@@ -16,6 +16,7 @@ import trio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ppcd.machine.boot import BootConfig
 from ppcd.migration.machine import MACHINE_TYPES
 from ppcd.migration.manager import MigrationManager
 from ppcd.qmp.commands import COMMANDS
@@ -73,9 +74,11 @@ class FakeVM:
 
     def __init__(self, tmp_path) -> None:
         self.state = "paused"
-        self.options = SimpleNamespace(name=None)
+        self.options = SimpleNamespace(name=None, boot=BootConfig(kernel=None))
         self.worker_pid = 1
         self.ram = SimpleNamespace(size=1 << 20)
+        self.console = SimpleNamespace(backend=SimpleNamespace(filename="null"), dropped=0,
+                                       info=lambda: {"filename": "null", "dropped": 0})
         self.finished: Optional[str] = None
         self.worker = None
         self.migration = MigrationManager(self, MACHINE_TYPES[-1], allow_exec=False)
@@ -100,7 +103,7 @@ class FakeVM:
     async def registers(self) -> Dict[str, Any]:
         return {"pc": 0x400000, "msr": 0, "gpr": [0] * 32, "fpr": [0] * 32, "lr": 0,
                 "ctr": 0, "cr": 0, "xer": 0, "fpscr": 0, "cfar": 0, "dec": 0, "icount": 0,
-                "tb_offset": 0, "reserve": None, "spr": {}}
+                "tb_offset": 0, "reserve": None, "spr": {"338": 0}, "compat_pvr": 0}
 
     def read_physical(self, address: int, size: int) -> Optional[bytes]:
         if address < 0 or size < 0 or address + size > self.ram.size:
