@@ -2,10 +2,10 @@
 update and indexed forms, byte-reversed, multiple and string forms; load-and-reserve and
 store-conditional (Book II 4.4.2); the cache management instructions guests use (Book II 4.3).
 
-lq and stq are not implemented. Bit 31 of an X-form is reserved; where QEMU 7.2 decodes it
-as "don't care" (decodetree "-", checked with qemu-ppc64 7.2) the row ignores it too, so a
-guest that runs under QEMU runs here. The byte-reversed loads, the multiple/string forms and
-the cache instructions keep it reserved, as QEMU does.
+lq and stq live in quadword.py with the other pair accesses. Bit 31 of an X-form is
+reserved; where QEMU 7.2 decodes it as "don't care" (decodetree "-", checked with qemu-ppc64
+7.2) the row ignores it too, so a guest that runs under QEMU runs here. The byte-reversed
+loads, the multiple/string forms and the cache instructions keep it reserved, as QEMU does.
 """
 
 from .table import Insn, row
@@ -65,10 +65,10 @@ INSTRUCTIONS = [
     # Book I 3.3.5 Fixed-point load and store with byte reversal
     *row("lhbrx", 31, "X", "RT,RA,RB", xo=790),
     *row("lwbrx", 31, "X", "RT,RA,RB", xo=534),
-    *row("ldbrx", 31, "X", "RT,RA,RB", xo=532),
+    *row("ldbrx", 31, "X", "RT,RA,RB", xo=532, isa=206),
     *row("sthbrx", 31, "X", "RS,RA,RB", xo=918, ignore=_B31),
     *row("stwbrx", 31, "X", "RS,RA,RB", xo=662, ignore=_B31),
-    *row("stdbrx", 31, "X", "RS,RA,RB", xo=660, ignore=_B31),
+    *row("stdbrx", 31, "X", "RS,RA,RB", xo=660, ignore=_B31, isa=206),
     # Book I 3.3.6 Fixed-point load and store multiple
     *row("lmw", 46, "D", "RT,D(RA)"),
     *row("stmw", 47, "D", "RS,D(RA)"),
@@ -78,12 +78,12 @@ INSTRUCTIONS = [
     *row("stswi", 31, "X", "RS,RA,NB", xo=725),
     *row("stswx", 31, "X", "RS,RA,RB", xo=661),
     # Book II 4.4.2 Load and reserve (EH, bit 31, is a hint) and store conditional (Rc=1 only)
-    *row("lbarx", 31, "X", "RT,RA,RB", xo=52, ignore=_B31),
-    *row("lharx", 31, "X", "RT,RA,RB", xo=116, ignore=_B31),
+    *row("lbarx", 31, "X", "RT,RA,RB", xo=52, ignore=_B31, isa=206),
+    *row("lharx", 31, "X", "RT,RA,RB", xo=116, ignore=_B31, isa=206),
     *row("lwarx", 31, "X", "RT,RA,RB", xo=20, ignore=_B31),
     *row("ldarx", 31, "X", "RT,RA,RB", xo=84, ignore=_B31),
-    _record_only("stbcx", 31, "X", "RS,RA,RB", xo=694),
-    _record_only("sthcx", 31, "X", "RS,RA,RB", xo=726),
+    _record_only("stbcx", 31, "X", "RS,RA,RB", xo=694, isa=206),
+    _record_only("sthcx", 31, "X", "RS,RA,RB", xo=726, isa=206),
     _record_only("stwcx", 31, "X", "RS,RA,RB", xo=150),
     _record_only("stdcx", 31, "X", "RS,RA,RB", xo=214),
     # Book II 4.3 Cache management
@@ -96,5 +96,5 @@ INSTRUCTIONS = [
     *row("dcbst", 31, "X", "RA,RB", xo=54),
     *row("dcbz", 31, "X", "RA,RB", xo=1014, ignore=_DCBZ_L),
     *row("icbi", 31, "X", "RA,RB", xo=982),
-    *row("icbt", 31, "X", "CT,RA,RB", xo=22),
+    *row("icbt", 31, "X", "CT,RA,RB", xo=22, isa=207),
 ]

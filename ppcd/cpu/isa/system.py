@@ -2,8 +2,8 @@
 Book III 4.4), system call and return (Book I 2.4.3, Book III 4.3), storage
 synchronisation (Book II 4.4), wait, and the TLB instructions an LPAR may meet (Book III 5.9).
 
-scv/rfscv, stop's power-saving states and the segment and SLB instructions are not here:
-they decode as illegal instructions.
+scv/rfscv, the other returns and the SLB, message-passing and TM instructions are in
+supervisor.py; stop's power-saving states are not modelled.
 """
 
 from .table import row
@@ -19,7 +19,7 @@ INSTRUCTIONS = [
     *row("mfocrf", 31, "XFX", "RT,FXM", xo=19, fixed={"B11": 1}),
     *row("mtcrf", 31, "XFX", "FXM,RS", xo=144, fixed={"B11": 0}),
     *row("mtocrf", 31, "XFX", "FXM,RS", xo=144, fixed={"B11": 1}),
-    *row("mcrxrx", 31, "X", "BF", xo=576),
+    *row("mcrxrx", 31, "X", "BF", xo=576, isa=300),
     # Special-purpose registers (access rules in ppcd/cpu/spr.py)
     *row("mfspr", 31, "XFX", "RT,SPR", xo=339),
     *row("mtspr", 31, "XFX", "SPR,RS", xo=467),
@@ -35,10 +35,10 @@ INSTRUCTIONS = [
     *row("sync", 31, "X", "L9", xo=598),
     *row("isync", 19, "XL", "", xo=150),
     *row("eieio", 31, "X", "", xo=854),
-    *row("wait", 31, "X", "", xo=30),
+    *row("wait", 31, "X", "", xo=30, isa=206),
     # Hypervisor-privileged in an LPAR without GTSE; tlbiel only acts on this thread.
     *row("tlbie", 31, "X", "RB,RS", xo=306, priv=True, ignore=_TLBI_SCOPE),
     *row("tlbiel", 31, "X", "RB,RS", xo=274, priv=True, ignore=_TLBI_SCOPE),
     *row("tlbsync", 31, "X", "", xo=566, priv=True),
-    *row("stop", 19, "XL", "", xo=370, priv=True),
+    *row("stop", 19, "XL", "", xo=370, priv=True, isa=300),
 ]
