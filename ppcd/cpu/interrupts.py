@@ -32,6 +32,7 @@ class Interrupt(Exception):
 
     vector = 0
     srr0_next = False   # True when SRR0 gets the address of the next instruction
+    vectored = False    # True for scv: LR and CTR instead of SRR0 and SRR1
 
     def __init__(self, cause: int = 0) -> None:
         super().__init__(cause)
@@ -60,6 +61,32 @@ class VectorUnavailable(Interrupt):
 
 class VSXUnavailable(Interrupt):
     vector = 0xF40
+
+
+class SystemCallVectored(Interrupt):
+    """scv LEV (Book III 7.5.19): vector 0x17000 + LEV*0x20 (AIL is not modelled)."""
+
+    srr0_next = True
+    vectored = True
+
+    def __init__(self, lev: int) -> None:
+        super().__init__(0)
+        self.vector = 0x1_7000 + 0x20 * lev
+
+
+class FacilityUnavailable(Interrupt):
+    """A facility FSCR disables in problem state, or TM with MSR[TM]=0 (Book III 7.5.18):
+    FSCR[IC] (bits 0:7) records which facility."""
+
+    vector = 0xF60
+
+    def __init__(self, facility: int) -> None:
+        super().__init__(0)
+        self.facility = facility
+
+    def prepare(self, cpu: "CPUState") -> None:
+        fscr = cpu.spr.get(153, 0)
+        cpu.spr[153] = (fscr & ~(0xFF << 56)) | (self.facility << 56)
 
 
 class Decrementer(Interrupt):
@@ -115,9 +142,15 @@ def deliver(cpu: "CPUState", exc: Interrupt) -> None:
     """Take an interrupt: SRR0/SRR1, the new MSR (SF=1, LE=ILE) and the vector (real mode)."""
     exc.prepare(cpu)
     srr0 = cpu.pc if exc.srr0_next else cpu.cia
-    cpu.spr[26] = srr0
-    cpu.spr[27] = (cpu.msr & ~SRR1_CAUSE_BITS) | exc.cause
+    srr1 = (cpu.msr & ~SRR1_CAUSE_BITS) | exc.cause
     new_msr = (cpu.msr & M.KEPT_ON_INTERRUPT) | M.SF
+    if exc.vectored:
+        # System Call Vectored keeps SRR0/SRR1: LR and CTR take their roles, and MSR[EE]
+        # and MSR[RI] are kept (Book III 7.5.19).
+        cpu.lr, cpu.ctr = srr0, srr1
+        new_msr |= cpu.msr & (M.EE | M.RI)
+    else:
+        cpu.spr[26], cpu.spr[27] = srr0, srr1
     if cpu.lpcr_ile:
         new_msr |= M.LE
     cpu.msr = new_msr

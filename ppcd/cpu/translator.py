@@ -45,8 +45,8 @@ RETRANSLATE_LIMIT = 8  # translations of one address before its code counts as v
 
 # Semantic functions that may change the MSR, the decrementer, the idle state or the next
 # address: the unit ends after them so the dispatcher sees the change.
-TERMINATORS = frozenset({"sc", "rfid", "mtmsr", "mtmsrd", "mtspr", "wait", "stop",
-                         "b", "bc", "bclr", "bcctr", "bctar"})
+TERMINATORS = frozenset({"sc", "scv", "rfid", "rfscv", "rfebb", "mtmsr", "mtmsrd", "mtspr",
+                         "wait", "stop", "b", "bc", "bclr", "bcctr", "bctar"})
 
 _CACHED_SPECIAL = ("cr", "lr", "ctr", "cfar")
 

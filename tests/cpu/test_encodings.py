@@ -35,6 +35,8 @@ def _random_value(name, rng):
         return rng.randrange(-(1 << (width - 1)), 1 << (width - 1)) * 4
     if name == "DQ":
         return rng.randrange(-(1 << (width - 1)), 1 << (width - 1)) * 16
+    if name.endswith("p"):
+        return 2 * rng.randrange(0, 1 << width)     # an even-odd register pair
     if field.signed:
         return rng.randrange(-(1 << (width - 1)), 1 << (width - 1))
     return rng.randrange(0, 1 << width)
@@ -73,6 +75,8 @@ def _operands(insn, rng):
             continue   # GNU as turns a one-field mtcrf into mtocrf
         if base in ("lmw",) and values["RA"] >= values["RT"]:
             continue
+        if base in ("lq", "lqarx") and values["RTp"] in (values["RA"], values.get("RB")):
+            continue   # a pair target overlapping an address register: an invalid form
         return values
 
 
@@ -86,7 +90,26 @@ def _as_text(insn, values):
             parts.append(f".{values[syntax]:+d}")
         else:
             parts.append(str(values[syntax]))
-    return insn.mnemonic + (" " + ",".join(parts) if parts else "")
+    name = _GAS_NAMES.get(insn.mnemonic, insn.mnemonic)
+    return name + (" " + ",".join(parts) if parts else "")
+
+
+# Mnemonics GNU as spells differently from the ISA, and rows it accepts only for an older
+# processor (the FP pair loads and stores, dropped from its POWER7 and later tables).
+_GAS_NAMES = {"cp_abort": "cpabort"}
+_POWER6_ONLY = ("lfdp", "lfdpx", "stfdp", "stfdpx")
+
+
+def _gas_words(lines, cpu, tmp_path):
+    source, obj, raw = (tmp_path / f"{cpu}.{ext}" for ext in ("s", "o", "bin"))
+    source.write_text("".join(f"{line}\n" for line in lines))
+    result = subprocess.run([AS, "-a64", f"-m{cpu}", "-mbig", "-o", str(obj), str(source)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[:3000]
+    subprocess.run([OBJCOPY, "-O", "binary", "-j", ".text", str(obj), str(raw)], check=True)
+    data = raw.read_bytes()
+    assert len(data) == 4 * len(lines)
+    return [int.from_bytes(data[4 * k:4 * k + 4], "big") for k in range(len(lines))]
 
 
 @pytest.fixture(scope="module")
@@ -104,25 +127,26 @@ def samples():
 
 @pytest.mark.skipif(shutil.which(AS) is None, reason="binutils-powerpc64-linux-gnu not installed")
 def test_table_encodings_match_gnu_as(samples, tmp_path):
-    source = tmp_path / "all.s"
-    source.write_text("".join(f"{_as_text(i, v)}\n" for i, v, _ in samples))
-    obj, raw = tmp_path / "all.o", tmp_path / "all.bin"
-    result = subprocess.run([AS, "-a64", "-mpower9", "-mbig", "-o", str(obj), str(source)],
-                            capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[:3000]
-    subprocess.run([OBJCOPY, "-O", "binary", "-j", ".text", str(obj), str(raw)], check=True)
-    data = raw.read_bytes()
-    assert len(data) == 4 * len(samples)
+    by_cpu = {"power9": [], "power6": []}
+    for sample in samples:
+        by_cpu["power6" if sample[0].mnemonic in _POWER6_ONLY else "power9"].append(sample)
     wrong = []
-    for k, (insn, values, ours) in enumerate(samples):
-        theirs = int.from_bytes(data[4 * k:4 * k + 4], "big")
+    for cpu, group in by_cpu.items():
+        words = _gas_words([_as_text(i, v) for i, v, _ in group], cpu, tmp_path)
+        wrong += _disagreements(group, words)
+    assert not wrong, "\n".join(wrong[:40])
+
+
+def _disagreements(samples, words):
+    wrong = []
+    for (insn, values, ours), theirs in zip(samples, words):
         if insn.mnemonic == "mftb":
             # GNU as emits the preferred mfspr form for mftb on POWER4 and later; check that
             # it names the same time base register.
             theirs = (theirs & ~(0x3FF << 1)) | (371 << 1)
         if theirs != ours:
             wrong.append(f"{_as_text(insn, values)}: ppcd {ours:08x} gas {theirs:08x}")
-    assert not wrong, "\n".join(wrong[:40])
+    return wrong
 
 
 def test_every_encoding_decodes_to_its_row(samples):

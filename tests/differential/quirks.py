@@ -9,10 +9,13 @@ the ISA text for each; `RULES` lists them in the order they apply.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Callable, Dict, List, NamedTuple
 
+from ppcd.cpu import dfp
 from ppcd.cpu import fpu as F
 from ppcd.cpu.interrupts import Interrupt, illegal
+from ppcd.cpu.isa.decimal import INSTRUCTIONS as DECIMAL_ROWS
 from ppcd.cpu.semantics import floatingpoint as FP
 from ppcd.cpu.state import CPUState
 
@@ -293,6 +296,149 @@ def dcbflp_illegal(step: Step) -> bool:
 
 def _signed64(x: int) -> int:
     return x - (1 << 64) if x >> 63 else x
+
+
+# --- decimal floating point (QEMU 7.2's target/ppc/dfp_helper.c over libdecnumber) -----------
+
+_DFP = {i.mnemonic for i in DECIMAL_ROWS}
+
+
+def _dfp_operand(step: Step, name: str) -> Decimal:
+    """A DFP source operand as it was before the instruction (a pair for the quad forms)."""
+    op, fpr = step.op, step.before.fpr
+    if name + "p" in op.insn.fields:
+        reg = getattr(op, name + "p")
+        return dfp.to_decimal(fpr[reg] << 64 | fpr[reg + 1], dfp.EXTENDED)
+    return dfp.to_decimal(fpr[getattr(op, name)], dfp.LONG)
+
+
+@rule("dfp-fr-fi-not-computed", "Book I 5.5.1: a DFP operation sets FR when rounding "
+      "incremented the coefficient and FI when the result is inexact, and clears them "
+      "otherwise")
+def dfp_fr_fi_not_computed(step: Step) -> bool:
+    """QEMU's DFP instructions never change FR and only ever set FI (when inexact): neither
+    is cleared, and an enabled invalid operation does not clear them either."""
+    if step.op.insn.mnemonic not in _DFP:
+        return False
+    before = step.before.fpscr
+    fi = F.FI if before & F.FI or step.raised & F.XX else 0
+    return _set_fpscr(step, (step.cpu.fpscr & ~(F.FR | F.FI)) | (before & F.FR) | fi)
+
+
+@rule("dfp-enabled-invalid-writes-target", "Book I 5.5.10: with VE=1 (ZE=1) an invalid "
+      "operation (zero divide) leaves FRTp and FPRF unchanged")
+def dfp_enabled_invalid_writes_target(step: Step) -> bool:
+    """The extended-form twin of enabled-invalid-writes-target: QEMU writes the register
+    pair and FPRF as if the exception were disabled."""
+    op, cpu, before = step.op, step.cpu, step.before
+    enabled = (step.raised & F.VX_CAUSES and before.fpscr & F.VE) or \
+        (step.raised & F.ZX and before.fpscr & F.ZE)
+    if not enabled or "FRTp" not in op.insn.fields:
+        return False
+    probe = _probe(cpu, before, before.fpscr & ~(F.VE | F.ZE))
+    step.fn(probe, op)
+    t = op.FRTp
+    old = (cpu.fpr[t], cpu.fpr[t + 1], cpu.fpscr)
+    cpu.fpr[t], cpu.fpr[t + 1] = probe.fpr[t], probe.fpr[t + 1]
+    cpu.fpscr = (cpu.fpscr & ~F.FPRF) | (probe.fpscr & F.FPRF)
+    return (cpu.fpr[t], cpu.fpr[t + 1], cpu.fpscr) != old
+
+
+@rule("dfp-enabled-overflow-underflow", "Book I 5.5.10: with OE=1 (UE=1) an overflowing "
+      "(tiny) DFP result is delivered with its exponent adjusted by alpha, and an enabled "
+      "underflow is recognised for a tiny result even when exact")
+def dfp_enabled_overflow_underflow(step: Step) -> bool:
+    """QEMU ignores OE and UE in its DFP results (the default result is delivered, UX needs
+    inexactness); not modelled: the case is not compared from this instruction on."""
+    op, fpscr = step.op, step.before.fpscr
+    if op.insn.mnemonic not in _DFP:
+        return False
+    if (step.raised & F.OX and fpscr & F.OE) or (step.raised & F.UX and fpscr & F.UE):
+        raise Unmodelled("dfp-enabled-overflow-underflow")
+    return False
+
+
+@rule("dcmpo-snan-vxvc-despite-ve", "Book I 5.6.2: dcmpo with a signaling NaN operand sets "
+      "VXVC only if VE=0 (as fcmpo, 4.6.8)")
+def dcmpo_snan_vxvc_despite_ve(step: Step) -> bool:
+    """QEMU's dcmpo sets VXVC for any NaN operand whatever VE is."""
+    if step.op.insn.impl not in ("dcmpo", "dcmpoq") or not step.before.fpscr & F.VE:
+        return False
+    if not (_dfp_operand(step, "FRA").is_snan() or _dfp_operand(step, "FRB").is_snan()):
+        return False
+    return _set_fpscr(step, step.cpu.fpscr | F.VXVC)
+
+
+@rule("dfp-fex-from-rounding-mode", "Book I 4.2.2: FEX is the OR of the enabled exceptions "
+      "(VX and VE, ...)")
+def dfp_fex_from_rounding_mode(step: Step) -> bool:
+    """drrnd's shortcut paths (a result exponent out of range; an SNaN when the reference
+    significance is 0 or covers its payload) and an invalid denbcd test FPSCR against the bit
+    number of VE (7) instead of its mask: FEX is set when RN or NI is non-zero, and not for
+    VE=1."""
+    impl, raised = step.op.insn.impl, step.raised
+    shortcut = impl in ("drrnd", "drrndq", "denbcd", "denbcdq") and raised & F.VXCVI
+    if impl in ("drrnd", "drrndq") and raised & F.VXSNAN:
+        # QEMU's shortcut for an SNaN: significance 0, or a payload of at most k digits.
+        k = step.before.fpr[step.op.FRA] & 0x3F
+        shortcut = k == 0 or max(1, len(_dfp_operand(step, "FRB").as_tuple().digits)) <= k
+    if not shortcut:
+        return False
+    before = step.before.fpscr
+    fex = F.FEX if before & (F.FEX | F.RN | F.NI) else 0
+    return _set_fpscr(step, (step.cpu.fpscr & ~F.FEX) | fex)
+
+
+@rule("denbcd-invalid-garbage", "Book I 5.6.6: an invalid BCD operand of denbcd gives the "
+      "default QNaN and sets FPRF for it (VE=0)")
+def denbcd_invalid_garbage(step: Step) -> bool:
+    """QEMU's denbcd returns early on an invalid digit or sign code, and the register gets
+    the helper's uninitialised result (stack contents; often the QNaN of an earlier call),
+    FPRF unchanged. Not modelled: the case is not compared from this instruction on."""
+    op = step.op
+    if op.insn.impl in ("denbcd", "denbcdq") and step.raised & F.VXCVI:
+        raise Unmodelled("denbcd-invalid-garbage")
+    return False
+
+
+@rule("dfp-long-nan-payload", "Book I 5.6.5.1: drsp and drdpq deliver a NaN operand's "
+      "payload in the shorter format")
+def dfp_long_nan_payload(step: Step) -> bool:
+    """libdecnumber drops a payload with as many digits as the target format's precision,
+    and rounds (and quiets, for an SNaN) a longer one to that many digits first. Not
+    modelled: the case is not compared from this instruction on."""
+    impl = step.op.insn.impl
+    if impl not in ("drsp", "drdpq"):
+        return False
+    b = _dfp_operand(step, "FRB")
+    precision = dfp.SHORT.prec if impl == "drsp" else dfp.LONG.prec
+    if b.is_nan() and len(b.as_tuple().digits) >= precision:
+        raise Unmodelled("dfp-long-nan-payload")
+    return False
+
+
+@rule("fex-sticky", "Book I 4.2.2: FEX is the OR of the exception bits ANDed with their "
+      "enables")
+def fex_sticky(step: Step) -> bool:
+    """QEMU recomputes FEX only in the instructions that write the FPSCR (mtfsf, mtfsfi,
+    mtfsb0/1, mcrfs, mffsce, mffscdrn[i], mffscrn[i]); every other instruction can only set
+    it. It differs from the ISA's summary only after a wrong FEX (dfp-fex-from-rounding-mode):
+    QEMU keeps it until such a move."""
+    op = step.op
+    if op.insn.facility != "fp" or _base(op) in ("mffs", "mffsl"):
+        return False
+    if _base(op) in ("mtfsb0", "mtfsb1"):
+        # QEMU writes (and so recomputes) the FPSCR only when the bit changes, never for
+        # BT = 1 or 2 (FEX, VX).
+        bit = 1 << (31 - op.BT)
+        if op.BT in (1, 2) or (step.before.fpscr ^ step.cpu.fpscr) & bit == 0:
+            return _set_fpscr(step, (step.cpu.fpscr & ~F.FEX) | (step.before.fpscr & F.FEX))
+        return False
+    if _base(op) in _FPSCR_MOVES:
+        return _set_fpscr(step, FP._summarised(step.cpu.fpscr))
+    if not step.before.fpscr & F.FEX or step.cpu.fpscr & F.FEX:
+        return False
+    return _set_fpscr(step, step.cpu.fpscr | F.FEX)
 
 
 class Counter:

@@ -54,7 +54,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             total.disagreements += report.disagreements
     print(f"{total.instructions} instructions in {total.cases} sequences, "
           f"{time.monotonic() - started:.0f} s; {total.unmodelled} sequences not compared "
-          "(single-enabled-exponent-adjust)")
+          "from an unmodelled QEMU result on (quirks.py)")
     print("QEMU rules applied: " + ", ".join(
         f"{name} {count}" for name, count in sorted(total.quirk_counts.items())))
     by_insn = Counter((d.emulator, d.mnemonic) for d in total.disagreements)

@@ -8,12 +8,24 @@ from __future__ import annotations
 
 from typing import Dict, List
 
-from . import branch, fixedpoint, floatingpoint, loadstore, system, vector
+from . import (
+    branch,
+    decimal,
+    fixedpoint,
+    floatingpoint,
+    loadstore,
+    quadword,
+    supervisor,
+    system,
+    vector,
+)
 from .table import Insn
 
 INSTRUCTIONS: List[Insn] = (branch.INSTRUCTIONS + fixedpoint.INSTRUCTIONS
-                            + loadstore.INSTRUCTIONS + system.INSTRUCTIONS
-                            + floatingpoint.INSTRUCTIONS + vector.INSTRUCTIONS)
+                            + loadstore.INSTRUCTIONS + quadword.INSTRUCTIONS
+                            + system.INSTRUCTIONS + supervisor.INSTRUCTIONS
+                            + floatingpoint.INSTRUCTIONS + decimal.INSTRUCTIONS
+                            + vector.INSTRUCTIONS)
 
 BY_MNEMONIC: Dict[str, Insn] = {}
 for _insn in INSTRUCTIONS:

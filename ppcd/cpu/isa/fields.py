@@ -153,3 +153,25 @@ _add(_split("XS", ((31, 31), (6, 10))))            # XX1-form VSX source: SX || 
 _add(_split("XTQ", ((28, 28), (6, 10))))           # DQ-form VSX target: TX || T (lxv)
 _add(_split("XSQ", ((28, 28), (6, 10))))           # DQ-form VSX source: SX || S (stxv)
 _add(_plain("DQ", 16, 27, signed=True, shift=4))
+# Even-odd register pairs (lq/stq, lqarx/stqcx., lfdp/stfdp, the DFP quad forms): the field
+# is the register number's high four bits, so its low bit is a fixed 0 and an odd register,
+# an invalid form, decodes as illegal (as QEMU 7.2 decodes it).
+for _name in ("RTp", "RSp", "FRTp", "FRSp"):
+    _add(_plain(_name, 6, 9, shift=1))
+_add(_plain("FRAp", 11, 14, shift=1))
+_add(_plain("FRBp", 16, 19, shift=1))
+# Decimal floating point (Book I 5.6): Z22/Z23-form immediates.
+_add(_plain("TE", 11, 15, signed=True))     # dquai target exponent
+_add(_plain("R", 15, 15))                   # drintx/drintn rounding-mode set
+_add(_plain("DCM", 16, 21))                 # dtstdc data class mask
+_add(_plain("DGM", 16, 21))                 # dtstdg data group mask
+_add(_plain("SHD", 16, 21))                 # dscli/dscri shift count (Z22-form SH)
+_add(_plain("SP", 11, 12))                  # ddedpd sign control
+_add(_plain("S", 11, 11))                   # denbcd signed
+_add(_plain("UIM", 10, 15))                 # dtstsfi reference significance
+# Book II 4.5 atomic memory operations, Book II 5 transactional memory, Book III.
+_add(_plain("FC", 16, 20))                  # lwat/ldat/stwat/stdat function code
+_add(_plain("S20", 20, 20))                 # rfebb: the new BESCR[GE]
+_add(_plain("A6", 6, 6))                    # tend.: end all transactions
+_add(_plain("R10", 10, 10))                 # tbegin.: rollback-only
+_add(_plain("SI5", 16, 20, signed=True))    # tabortwci./tabortdci. immediate

@@ -25,5 +25,15 @@ def implements(*names: str) -> Callable[[Callable], Callable]:
 
 def load_all() -> Dict[str, Callable]:
     """Import every semantics module (they register themselves) and return the registry."""
-    from . import branch, fixedpoint, floatingpoint, loadstore, system, vector  # noqa: F401
+    from . import (  # noqa: F401
+        branch,
+        decimal,
+        fixedpoint,
+        floatingpoint,
+        loadstore,
+        quadword,
+        supervisor,
+        system,
+        vector,
+    )
     return SEMANTICS
