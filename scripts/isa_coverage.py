@@ -82,7 +82,8 @@ def render() -> str:
         "guest programs of tests/guests.",
         "",
         f"{len(rows)} mnemonics implemented (the vector facilities' rows only raise their",
-        "unavailable interrupts); "
+        "unavailable interrupts, but for the moves between GPRs and FPRs: mfvsrd, mfvsrwz,",
+        "mtvsrd, mtvsrwa, mtvsrwz on VSRs 0-31); "
         f"{sum(len(v) for v in NOT_IMPLEMENTED.values())} ISA 3.0 scalar mnemonics not.",
         "",
         "| mnemonic | facility | unit tests | differential | guests |",

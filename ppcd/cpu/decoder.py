@@ -82,7 +82,26 @@ def _guarded(fn: Callable, insn: Insn) -> Callable:
     return _compat_checked(fn, insn) if insn.isa else fn
 
 
+# Facilities chosen by the VSR operand's half (Book I 7.2.1: VSRs 0-31 overlay the FPRs,
+# VSRs 32-63 the VRs), as the ISA 3.0 pseudocode of these VSX instructions checks them:
+# (facility of VSRs 0-31, facility of VSRs 32-63), see ppcd/cpu/isa/vector.py.
+_BY_HALF = {
+    "fp/vec": ((M.FP, FloatingPointUnavailable), (M.VEC, VectorUnavailable)),
+    "vsx/vec": ((M.VSX, VSXUnavailable), (M.VEC, VectorUnavailable)),
+}
+_VSR_OPERANDS = ("XT", "XS", "XTQ", "XSQ")
+
+
+def _vsr_operand(insn: Insn) -> str:
+    for name in insn.fields:
+        if name in _VSR_OPERANDS:
+            return name
+    raise ValueError(f"{insn.mnemonic}: facility {insn.facility} needs a VSR operand")
+
+
 def _privilege_checked(fn: Callable, insn: Insn) -> Callable:
+    if insn.facility in _BY_HALF:
+        return _half_checked(fn, insn)
     checks = []
     if insn.priv:
         checks.append((M.PR, True, privileged))
@@ -99,6 +118,24 @@ def _privilege_checked(fn: Callable, insn: Insn) -> Callable:
         for bit, fault_if_set, make in checks:
             if bool(cpu.msr & bit) == fault_if_set:
                 raise make()
+        fn(cpu, op)
+    return guarded
+
+
+def _half_checked(fn: Callable, insn: Insn) -> Callable:
+    """The facility check of a row whose facility depends on its VSR operand's half."""
+    (low_bit, low_make), (high_bit, high_make) = _BY_HALF[insn.facility]
+    field = _vsr_operand(insn)
+    priv = insn.priv
+
+    def guarded(cpu, op) -> None:
+        if priv and cpu.msr & M.PR:
+            raise privileged()
+        if getattr(op, field) < 32:
+            if not cpu.msr & low_bit:
+                raise low_make()
+        elif not cpu.msr & high_bit:
+            raise high_make()
         fn(cpu, op)
     return guarded
 

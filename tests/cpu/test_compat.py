@@ -19,7 +19,7 @@ from ppcd.cpu.compat import (
     set_compat,
     supported,
 )
-from ppcd.cpu.decoder import _guarded
+from ppcd.cpu.decoder import Op, _guarded
 from ppcd.cpu.interpreter import Interpreter
 from ppcd.cpu.interrupts import (
     PROGRAM_ILLEGAL,
@@ -77,7 +77,7 @@ def test_every_row_newer_than_the_mode_is_refused_in_problem_state() -> None:
             ran: list = []
             checked = _guarded(lambda c, op, ran=ran: ran.append(op), insn)
             try:
-                checked(cpu, "op")
+                checked(cpu, Op(insn, insn.match))
                 cause = None
             except ProgramInterrupt as e:
                 cause = e.cause

@@ -68,9 +68,9 @@ def test_fp_instructions_need_msr_fp():
     (0x1000_0604, 0xF20),                       # mfvscr-space word: any opcode 4
     (0x7C00_0698 | 1 << 21, 0xF40),             # lxvd2x 1,0,0
     (assemble("stxvd2x 3,4,5"), 0xF40),
-    (assemble("lxv 40,32(3)"), 0xF40),
-    (assemble("lxsd 2,8(3)"), 0xF40),
-    (assemble("mtvsrd 1,3"), 0xF40),
+    (assemble("lxv 40,32(3)"), 0xF20),          # VSR 40 is a VR (tests/cpu/test_vector.py)
+    (assemble("lxsd 2,8(3)"), 0xF20),
+    (assemble("mtvsrd 33,3"), 0xF20),
     (0xF000_0000, 0xF40),                       # opcode 60 (xsaddsp ...)
     (assemble("lvx 2,3,4"), 0xF20),
 ])
