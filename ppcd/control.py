@@ -40,6 +40,9 @@ OP_QUIT = "quit"                    # the worker exits with status 0 after reply
 OP_SAVE_STATE = "save-state"        # -> {"cpu": {...}, "rtc_offset": x, "console_pending": hex}
 OP_LOAD_STATE = "load-state"        # {"state": the same}: a fresh machine in that state
 OP_THROTTLE = "throttle"            # {"percent": P}: sleep P% of the time the vCPU runs
+# QMP replay-break: stop (EV_BREAK) when the guest has retired "icount" instructions in all
+# (the count migrates with the guest); null removes it. -> {"past": bool}: already beyond it.
+OP_BREAK_AT = "break-at"            # {"icount": N or None}
 # The debugger (ppcd/gdbstub, ppcd/machine/debug.py). Kinds: "sw", "hw" (breakpoints at
 # "address"), "write", "read", "access" (watchpoints on "length" bytes at "address").
 OP_INSERT_BREAKPOINT = "insert-breakpoint"  # {"kind", "address", "length"}
@@ -56,6 +59,7 @@ EV_LIMIT = "limit"                  # --max-instructions ran out; {"reason": TEX
 EV_STUCK = "stuck"                  # idle with nothing that could wake it; {"reason": TEXT}
 EV_ERROR = "error"                  # the engine failed (an emulator bug); {"reason": TEXT}
 EV_DEBUG_STOP = "debug-stop"        # a breakpoint or watchpoint: {"reason", "address"?}
+EV_BREAK = "break"                  # OP_BREAK_AT's count reached: {"icount": N}
 # Sent while the vCPU keeps running: console output the worker's full pipe could not take.
 EV_CONSOLE_DROPPED = "console-dropped"  # {"bytes": N more bytes dropped}
 

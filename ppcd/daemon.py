@@ -278,6 +278,9 @@ class VirtualMachine:
         elif event == control.EV_DEBUG_STOP:
             assert self._nursery is not None
             self._nursery.start_soon(self._debug_stopped, data)
+        elif event == control.EV_BREAK:
+            assert self._nursery is not None
+            self._nursery.start_soon(self._break_reached)
         elif event == control.EV_CONSOLE_DROPPED:
             self.console.worker_dropped += int(data.get("bytes", 0))
 
@@ -358,6 +361,19 @@ class VirtualMachine:
                 self.state = DEBUG
                 self.debug_stop = stop
                 self.emit("STOP")
+
+    async def _break_reached(self) -> None:
+        # QEMU's replay_break: vm_stop(RUN_STATE_PAUSED).
+        async with self._lock:
+            if self.state == RUNNING:
+                self.state = PAUSED
+                self.emit("STOP")
+
+    async def replay_break(self, icount: Optional[int]) -> None:
+        """QMP replay-break / replay-delete-break (the virtual clock counts instructions)."""
+        reply = await self._ask(control.OP_BREAK_AT, icount=icount)
+        if reply.get("past"):
+            raise QMPError("cannot set breakpoint at the instruction in the past")
 
     async def step(self) -> Dict[str, Any]:
         """Execute one instruction for the debugger; the stop, as debug.py reports it."""

@@ -87,7 +87,10 @@ class Worker:
         self.channel = control.BlockingChannel(
             socket.socket(fileno=config["channel_fd"]))
         self.attention = control.Attention(config["attention_fd"])
+        # Both count the guest's instructions since its reset, migrated ones included
+        # (cpu.icount travels in the stream): a destination stops where the source would have.
         self.limit: Optional[int] = config.get("max_instructions")
+        self.break_icount: Optional[int] = None     # QMP replay-break
         self.parent = os.getppid()
         self.running = False
         self.stuck_reported = False
@@ -105,6 +108,7 @@ class Worker:
             control.OP_SAVE_STATE: lambda args: snapshot.capture(self.machine),
             control.OP_LOAD_STATE: self.load_state,
             control.OP_THROTTLE: self.set_throttle,
+            control.OP_BREAK_AT: self.break_at,
             control.OP_INSERT_BREAKPOINT: self.insert_breakpoint,
             control.OP_REMOVE_BREAKPOINT: self.remove_breakpoint,
             control.OP_CLEAR_BREAKPOINTS: lambda args: self.debugger.clear(),
@@ -185,6 +189,13 @@ class Worker:
         self.throttle = percent
         return {}
 
+    def break_at(self, args: Dict[str, Any]) -> Dict[str, Any]:
+        icount = args.get("icount")
+        if icount is not None and int(icount) < self.machine.cpu.icount:
+            return {"past": True}
+        self.break_icount = None if icount is None else int(icount)
+        return {"past": False}
+
     def handle(self, messages: List[Dict[str, Any]]) -> None:
         for message in messages:
             handler = self.handlers.get(message.get("op", ""))
@@ -255,6 +266,13 @@ class Worker:
 
     def _run_slice(self) -> None:
         budget = SLICE
+        if self.break_icount is not None:
+            icount = self.machine.cpu.icount
+            if icount >= self.break_icount:
+                self.break_icount = None
+                self._event(control.EV_BREAK, icount=icount)
+                return
+            budget = min(budget, self.break_icount - icount)
         if self.limit is not None:
             budget = min(budget, self.limit - self.machine.cpu.icount)
             if budget <= 0:

@@ -72,6 +72,7 @@ class Progress:
     ram: Optional[RAMSaver] = None
     total_ram: int = 0
     events: List[str] = field(default_factory=list)
+    incoming: bool = False                      # the destination's side
 
 
 class _RunStates:
@@ -96,6 +97,7 @@ class MigrationManager:
         self.incoming_deferred = False
         self.incoming_started = False
         self._cancel: Optional[trio.CancelScope] = None
+        self._stopped_from: Optional[str] = None    # the run state the last pass stopped
         boot = vm.options.boot
         # The mode this machine restores when a stream lacks cpu/compat, and the CPU's rule
         # for sending it (None: the machine type's).
@@ -122,6 +124,12 @@ class MigrationManager:
         if p.status == NONE:
             return {}
         info: Dict[str, Any] = {"status": p.status}
+        if p.incoming:
+            # QEMU's fill_destination_migration_info: the status only (ppcd adds why a load
+            # failed).
+            if p.status == FAILED and p.error is not None:
+                info["error-desc"] = p.error
+            return info
         now = time.monotonic()
         if p.status in (ACTIVE, COMPLETED, CANCELLING) or p.total_time is not None:
             total = p.total_time if p.total_time is not None else now - p.start
@@ -251,7 +259,8 @@ class MigrationManager:
     async def _outgoing(self, uri: URI, scope: trio.CancelScope, channel: Optional[Channel],
                         peer: H.Peer) -> None:
         p = self.progress
-        stopped_from: Optional[str] = None
+        self._stopped_from = None
+        final = FAILED
         try:
             with scope:
                 if channel is None:
@@ -260,29 +269,32 @@ class MigrationManager:
                     except OSError as e:
                         raise MigrationFailed(
                             f"Failed to connect to '{uri}': {e.strerror or e}") from None
-                stopped_from = await self._precopy(channel, peer)
+                await self._precopy(channel, peer)
             if p.status == CANCELLING:
-                self._set_status(CANCELLED)
+                final = CANCELLED
             else:
                 p.total_time = time.monotonic() - p.start
                 await self._set_throttle(0)
-                self._set_status(COMPLETED)
                 self.vm.state = vm_states.POSTMIGRATE
-                stopped_from = None
+                self._stopped_from = None
+                final = COMPLETED
         except (MigrationFailed, OSError, trio.BrokenResourceError, trio.ClosedResourceError,
                 QMPError) as e:
             p.error = str(e) if isinstance(e, (MigrationFailed, QMPError)) else \
                 f"Unable to write to the migration stream: {getattr(e, 'strerror', None) or e}"
-            self._set_status(FAILED)
         finally:
-            if channel is not None:
-                await channel.aclose()
-            if p.status != COMPLETED:
-                with trio.CancelScope(shield=True):
+            self._cancel = None     # too late for migrate_cancel
+            with trio.CancelScope(shield=True):
+                if channel is not None:
+                    await channel.aclose()
+                if final != COMPLETED:
                     await self._set_throttle(0)
-                    await self._restart(stopped_from)
+                    # Stopped for the last pass (a cancel or a failure may come after the
+                    # vCPU stopped): the guest runs again before the status says so.
+                    await self._restart(self._stopped_from)
             if p.total_time is None:
                 p.total_time = time.monotonic() - p.start
+            self._set_status(final)
 
     async def _set_throttle(self, percent: int) -> None:
         if self.progress.throttle != percent and self.vm.worker is not None:
@@ -298,16 +310,29 @@ class MigrationManager:
         if stopped_from is None or vm.state != vm_states.FINISH_MIGRATE:
             return
         if stopped_from == vm_states.RUNNING:
-            vm.state = vm_states.PAUSED
-            try:
-                await vm.cont()
-            except QMPError:
-                pass
+            await self._resume(vm_states.FINISH_MIGRATE)
         else:
             vm.state = stopped_from
 
-    async def _precopy(self, channel: Channel, peer: H.Peer) -> str:
-        """Send the stream; returns the run state the guest was stopped from."""
+    async def _resume(self, current: str, autostart: bool = False) -> bool:
+        """Run the vCPU from run state `current` straight to running, as QEMU's vm_start
+        does: no paused in between for query-status to see. False if it left `current` (or,
+        with `autostart`, if -S or a QMP stop while inmigrate asked it to stay paused)."""
+        vm = self.vm
+        with trio.CancelScope(shield=True):
+            async with vm._lock:
+                if vm.state != current or (autostart and vm.options.start_paused):
+                    return False
+                try:
+                    await vm._ask(control.OP_CONT)
+                except QMPError:
+                    return False
+                vm.state = vm_states.RUNNING
+                vm.emit("RESUME")
+                return True
+
+    async def _precopy(self, channel: Channel, peer: H.Peer) -> None:
+        """Send the stream; the run state the guest was stopped from goes to _stopped_from."""
         p = self.progress
         vm = self.vm
         saver = RAMSaver(vm.ram)
@@ -364,7 +389,7 @@ class MigrationManager:
             passes = saver.dirty_pass()
 
         # The last pass, with the vCPU stopped: the downtime the guest sees.
-        stopped_from = await self._stop_vm()
+        stopped_from = self._stopped_from = await self._stop_vm()
         downtime_start = time.monotonic()
         sent_before = sender.sent
         sender.unlimited = True
@@ -393,7 +418,6 @@ class MigrationManager:
         p.downtime = time.monotonic() - downtime_start
         saver.stats.downtime_bytes = sender.sent - sent_before
         saver.stats.precopy_bytes = sent_before
-        return stopped_from
 
     async def _stop_vm(self) -> str:
         """Stop the vCPU for the last pass: run state finish-migrate, STOP if it ran."""
@@ -418,7 +442,8 @@ class MigrationManager:
 
     def start_incoming(self, listener: Listener, exit_on_error: bool) -> None:
         self.incoming_started = True
-        self.progress = Progress(start=time.monotonic(), total_ram=self.vm.ram.size)
+        self.progress = Progress(start=time.monotonic(), total_ram=self.vm.ram.size,
+                                 incoming=True)
         assert self.vm._nursery is not None
         self.vm._nursery.start_soon(self._incoming, listener, exit_on_error)
 
@@ -456,11 +481,12 @@ class MigrationManager:
             await listener.aclose()
         self.progress.total_time = time.monotonic() - self.progress.start
         self._set_status(COMPLETED)
-        if state["runstate"] == vm_states.RUNNING and not vm.options.start_paused:
-            vm.state = vm_states.PAUSED
-            await vm.cont()
-        else:
-            vm.state = vm_states.PAUSED
+        if state["runstate"] == vm_states.RUNNING:
+            if await self._resume(vm_states.INMIGRATE, autostart=True):
+                return
+        async with vm._lock:
+            if vm.state == vm_states.INMIGRATE:
+                vm.state = vm_states.PAUSED
 
     async def _greet(self, channel: Channel, reader: S.StreamReader) -> None:
         """Greet a source that waits in silence (ppcd 0.2+); read its plan if it sends one."""

@@ -117,6 +117,27 @@ async def x_query_cpu_compat(session: "Session") -> List[Dict[str, Any]]:
              "max-cpu-compat": vm.migration.max_compat_pvr, "pcr": int(registers["spr"]["338"])}]
 
 
+# --- the virtual clock's instruction count (QEMU's qapi/replay.json) ---------------------------
+# ppcd's clock always counts instructions, as QEMU's under -icount record/replay: the count
+# (since reset, migrated with the guest) is deterministic, so a break at it is too.
+@command("query-replay")
+async def query_replay(session: "Session") -> Dict[str, Any]:
+    registers = await session.vm.registers()
+    return {"mode": "none", "icount": int(registers["icount"])}
+
+
+@command("replay-break", Member("icount", INT))
+async def replay_break(session: "Session", icount: int) -> Dict[str, Any]:
+    await session.vm.replay_break(icount)
+    return {}
+
+
+@command("replay-delete-break")
+async def replay_delete_break(session: "Session") -> Dict[str, Any]:
+    await session.vm.replay_break(None)
+    return {}
+
+
 @command("query-cpu-definitions")
 async def query_cpu_definitions(session: "Session") -> List[Dict[str, Any]]:
     return [{"name": name, "typename": f"{name}-powerpc64-cpu", "static": False,

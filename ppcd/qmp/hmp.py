@@ -33,6 +33,7 @@ HELP = (
 INFO_HELP = (
     ("chardev", "show the character devices"),
     ("cpus", "show infos for each CPU"),
+    ("migrate", "show migration status"),
     ("name", "show the current VM name"),
     ("registers", "show the cpu registers"),
     ("status", "show the current VM status (running|paused)"),
@@ -103,6 +104,8 @@ async def _info(session: "Session", rest: str) -> str:
     if what == "version":
         major, minor, micro = 7, 2, 0
         return f"{major}.{minor}.{micro} (ppcd {__version__})\n"
+    if what == "migrate":
+        return format_migrate(vm.migration)
     if what == "registers":
         registers = await vm.registers()
         return format_registers(registers) + format_compat(registers, vm.migration.max_compat_pvr)
@@ -147,6 +150,55 @@ _COMMANDS: Dict[str, Callable[["Session", str], Any]] = {
     "system_reset": _system_reset, "system_powerdown": _system_powerdown,
     "quit": _quit, "q": _quit, "x": _x, "xp": _xp,
 }
+
+
+# --- info migrate (QEMU 7.2's hmp_info_migrate, migration/migration-hmp-cmds.c) ---------------
+def format_migrate(migration: Any) -> str:
+    info = migration.info()
+    props = migration.machine.properties
+    on = {True: "on", False: "off"}
+    # migration_global_dump: the machine type's migration globals.
+    lines = ["globals:", "store-global-state: on", "only-migratable: off",
+             f"send-configuration: {on[bool(props.get('migration.send-configuration', True))]}",
+             f"send-section-footer: {on[bool(props.get('migration.send-section-footer', True))]}",
+             "decompress-error-check: on", "clear-bitmap-shift: 18"]
+    if "status" in info:
+        lines.append("capabilities: " + "".join(
+            f"{name}: {on[bool(state)]} " for name, state in migration.capabilities.items()))
+        status = f"Migration status: {info['status']}"
+        if info["status"] == "failed" and "error-desc" in info:
+            status += f" ({info['error-desc']})"
+        lines.append(status)
+        lines.append(f"total time: {info.get('total-time', 0)} ms")
+        if "expected-downtime" in info:
+            lines.append(f"expected downtime: {info['expected-downtime']} ms")
+        if "downtime" in info:
+            lines.append(f"downtime: {info['downtime']} ms")
+        if "setup-time" in info:
+            lines.append(f"setup: {info['setup-time']} ms")
+    ram = info.get("ram")
+    if ram is not None:
+        lines += [f"transferred ram: {ram['transferred'] >> 10} kbytes",
+                  f"throughput: {ram['mbps']:0.2f} mbps",
+                  f"remaining ram: {ram['remaining'] >> 10} kbytes",
+                  f"total ram: {ram['total'] >> 10} kbytes",
+                  f"duplicate: {ram['duplicate']} pages",
+                  f"skipped: {ram['skipped']} pages",
+                  f"normal: {ram['normal']} pages",
+                  f"normal bytes: {ram['normal-bytes'] >> 10} kbytes",
+                  f"dirty sync count: {ram['dirty-sync-count']}",
+                  f"page size: {ram['page-size'] >> 10} kbytes",
+                  f"multifd bytes: {ram['multifd-bytes'] >> 10} kbytes",
+                  f"pages-per-second: {ram['pages-per-second']}"]
+        if ram["dirty-pages-rate"]:
+            lines.append(f"dirty pages rate: {ram['dirty-pages-rate']} pages")
+        if ram["precopy-bytes"]:
+            lines.append(f"precopy ram: {ram['precopy-bytes'] >> 10} kbytes")
+        if ram["downtime-bytes"]:
+            lines.append(f"downtime ram: {ram['downtime-bytes'] >> 10} kbytes")
+    if "cpu-throttle-percentage" in info:
+        lines.append(f"cpu throttle percentage: {info['cpu-throttle-percentage']}")
+    return "".join(line + "\n" for line in lines)
 
 
 # --- x and xp (QEMU's monitor/hmp.c and memory_dump) ------------------------------------------

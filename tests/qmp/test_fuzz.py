@@ -105,6 +105,9 @@ class FakeVM:
                 "ctr": 0, "cr": 0, "xer": 0, "fpscr": 0, "cfar": 0, "dec": 0, "icount": 0,
                 "tb_offset": 0, "reserve": None, "spr": {"338": 0}, "compat_pvr": 0}
 
+    async def replay_break(self, icount: Optional[int]) -> None:
+        pass
+
     def read_physical(self, address: int, size: int) -> Optional[bytes]:
         if address < 0 or size < 0 or address + size > self.ram.size:
             return None
