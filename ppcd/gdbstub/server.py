@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Optional, Set
 
 import trio
 
+from ..outbox import Outbox
 from ..qmp.server import Address, Listener, parse_address
 from . import commands
 from .machine import MachineTarget
@@ -85,11 +86,7 @@ class Session:
         self.waiting = False            # gdb waits for a stop reply
         self.last_stop = Stop(SIGTRAP, self.general_thread)
         self._last_sent = b""
-        self._send, self._receive = trio.open_memory_channel[bytes](OUT_QUEUE)
-        self._unsent = 0
-        self._idle = trio.Event()
-        self._idle.set()
-        self._cancel: Optional[trio.CancelScope] = None
+        self._outbox = Outbox(stream, OUT_QUEUE)
 
     # --- output ----------------------------------------------------------------------------
     def send(self, payload: bytes) -> None:
@@ -98,35 +95,10 @@ class Session:
         self._queue(self._last_sent)
 
     def _queue(self, data: bytes) -> None:
-        try:
-            self._send.send_nowait(data)
-        except trio.WouldBlock:
-            if self._cancel is not None:
-                self._cancel.cancel()
-            return
-        except (trio.ClosedResourceError, trio.BrokenResourceError):
-            return
-        self._unsent += 1
-        if self._idle.is_set():
-            self._idle = trio.Event()
+        self._outbox.send(data)
 
     async def flushed(self) -> None:
-        await self._idle.wait()
-
-    async def _writer(self) -> None:
-        try:
-            async for data in self._receive:
-                await self.stream.send_all(data)
-                self._unsent -= 1
-                if self._unsent == 0:
-                    self._idle.set()
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            assert self._cancel is not None
-            self._cancel.cancel()
-        finally:
-            self._idle.set()
-            with trio.CancelScope(shield=True):
-                await self.stream.aclose()
+        await self._outbox.flushed()
 
     def _on_stop(self, stop: Stop) -> None:
         if self.waiting:
@@ -137,12 +109,11 @@ class Session:
     # --- input -----------------------------------------------------------------------------
     async def run(self) -> None:
         async with trio.open_nursery() as nursery:
-            self._cancel = nursery.cancel_scope
-            nursery.start_soon(self._writer)
+            self._outbox.start(nursery)
             self.last_stop = await self.target.attach()
             await self._reader()
             # The client has gone quiet: let the writer finish, but not forever.
-            self._send.close()
+            self._outbox.close()
             nursery.cancel_scope.deadline = trio.current_time() + CLOSE_TIMEOUT
 
     async def _reader(self) -> None:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Set, Tuple, Union
 
 import trio
 
+from ..outbox import Outbox
 from .commands import CAPABILITIES, COMMANDS, version_info
 from .events import event_message
 from .framing import ParseError, StreamParser, encode
@@ -176,56 +177,27 @@ class Session:
         self.negotiated = False
         self.oob_enabled = False
         self.hmp = HMPState()
-        self._out_send, self._out_receive = trio.open_memory_channel[Dict[str, Any]](OUT_QUEUE)
+        self._outbox = Outbox(stream, OUT_QUEUE, encode)
         self._in_send, self._in_receive = trio.open_memory_channel[Any](IN_BAND_QUEUE)
         self._oob_slots = trio.Semaphore(OOB_TASKS)
-        self._unsent = 0
-        self._idle = trio.Event()
-        self._idle.set()
-        self._cancel: Optional[trio.CancelScope] = None
 
     def send(self, message: Dict[str, Any]) -> None:
         """Queue a reply or event; a client that lets the queue fill up is dropped."""
-        try:
-            self._out_send.send_nowait(message)
-        except trio.WouldBlock:
-            if self._cancel is not None:
-                self._cancel.cancel()
-            return
-        except (trio.ClosedResourceError, trio.BrokenResourceError):
-            return
-        self._unsent += 1
-        self._idle = trio.Event() if self._idle.is_set() else self._idle
+        self._outbox.send(message)
 
     async def flushed(self) -> None:
-        await self._idle.wait()
+        await self._outbox.flushed()
 
     async def run(self) -> None:
         async with trio.open_nursery() as nursery:
-            self._cancel = nursery.cancel_scope
-            nursery.start_soon(self._writer)
+            self._outbox.start(nursery)
             self.send({"QMP": {"version": version_info(), "capabilities": list(CAPABILITIES)}})
             async with trio.open_nursery() as commands:
                 commands.start_soon(self._executor)
                 await self._reader(commands)
             # The client has gone quiet: let the writer finish, but not forever.
-            self._out_send.close()
+            self._outbox.close()
             nursery.cancel_scope.deadline = trio.current_time() + CLOSE_TIMEOUT
-
-    async def _writer(self) -> None:
-        try:
-            async for message in self._out_receive:
-                await self.stream.send_all(encode(message))
-                self._unsent -= 1
-                if self._unsent == 0:
-                    self._idle.set()
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            assert self._cancel is not None
-            self._cancel.cancel()
-        finally:
-            self._idle.set()
-            with trio.CancelScope(shield=True):
-                await self.stream.aclose()
 
     async def _reader(self, commands: trio.Nursery) -> None:
         parser = StreamParser()
