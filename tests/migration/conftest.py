@@ -6,13 +6,12 @@ import os
 import signal
 import struct
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
-from qmp.conftest import ROOT, START_TIMEOUT, RawClient
+from qmp.conftest import ROOT, RawClient, spawn_ppcd
 
 from .guests import COUNTER_ADDRESS, FAILED_ADDRESS, write_self_checking
 
@@ -24,17 +23,8 @@ ANALYZE_MIGRATION = os.environ.get("PPCD_ANALYZE_MIGRATION",
 class Daemon:
     def __init__(self, directory: Path, name: str, kernel: Path, *args: str) -> None:
         self.socket_path = str(directory / f"{name}.qmp")
-        self.command = [sys.executable, "-m", "ppcd.cli", "run", "--kernel", str(kernel),
-                        "--qmp", f"unix:{self.socket_path}", "--serial", "null", *args]
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
-        self.process = subprocess.Popen(self.command, stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                        env=env)
-        deadline = time.monotonic() + START_TIMEOUT
-        while not os.path.exists(self.socket_path):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"ppcd did not start: {self.process.stderr.read()!r}")
-            time.sleep(0.02)
+        self.command, self.process = spawn_ppcd(self.socket_path, kernel, *args,
+                                                stdout=subprocess.DEVNULL)
         self.qmp = RawClient(self.socket_path)
         self.qmp.command("qmp_capabilities")
 

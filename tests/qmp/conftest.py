@@ -20,22 +20,28 @@ ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 20.0
 
 
+def spawn_ppcd(socket_path: str, kernel: Path, *args: str,
+               stdout: int = subprocess.PIPE) -> "tuple[list, subprocess.Popen]":
+    """Start `ppcd run` with QMP on `socket_path`; returns (command, process) once it listens."""
+    command = [sys.executable, "-m", "ppcd.cli", "run", "--kernel", str(kernel),
+               "--qmp", f"unix:{socket_path}", "--serial", "null", *args]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=stdout,
+                               stderr=subprocess.PIPE, env=env)
+    deadline = time.monotonic() + START_TIMEOUT
+    while not os.path.exists(socket_path):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"ppcd did not start: {process.stderr.read()!r}")
+        time.sleep(0.02)
+    return command, process
+
+
 class Daemon:
     """One ppcd process serving QMP on a UNIX socket."""
 
     def __init__(self, tmp_path: Path, kernel: Path, *args: str) -> None:
         self.socket_path = str(tmp_path / "qmp.sock")
-        self.command = [sys.executable, "-m", "ppcd.cli", "run", "--kernel", str(kernel),
-                        "--qmp", f"unix:{self.socket_path}", "--serial", "null", *args]
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
-        self.process = subprocess.Popen(self.command, stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                        env=env)
-        deadline = time.monotonic() + START_TIMEOUT
-        while not os.path.exists(self.socket_path):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"ppcd did not start: {self.process.stderr.read()!r}")
-            time.sleep(0.02)
+        self.command, self.process = spawn_ppcd(self.socket_path, kernel, *args)
 
     def connect(self, negotiate: bool = True) -> "RawClient":
         client = RawClient(self.socket_path)
