@@ -7,6 +7,14 @@ storage (GuestMemory.access_hook). A watchpoint therefore stops the vCPU at the 
 instruction with the access not yet made, as a data storage interrupt does, and the access
 happens once when the vCPU goes on. With nothing set the worker runs its own engine (the
 translator by default) and none of this costs anything.
+
+A single step runs the way QEMU's gdbstub steps by default (SSTEP_NOIRQ): interrupts are masked
+for the step, so the stepped instruction executes and a decrementer that is or comes due stays
+pending, to be taken once the vCPU runs on after a continue. Synchronous interrupts are not
+masked: a step of `sc` or of a trapping instruction ends at the first instruction of its handler.
+A ceded vCPU (H_CEDE) that is stepped waits for what would wake it (its clock jumps to the
+decrementer), then executes the next instruction, the decrementer still pending: QEMU does the
+same, waiting in real time.
 """
 
 from __future__ import annotations
@@ -15,7 +23,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ppcd.cpu import msr as M
 from ppcd.cpu.interpreter import IDLE, LIMIT, Interpreter
-from ppcd.cpu.state import CPUState
+from ppcd.cpu.interrupts import Interrupt, deliver
+from ppcd.cpu.state import MASK32, MASK64, CPUState
 
 BREAKPOINT_KINDS = ("sw", "hw")
 # Watchpoint kind -> the stop reason gdb's stop reply names.
@@ -128,31 +137,80 @@ class Debugger:
         Returns (LIMIT or IDLE or None, stop) where stop names why the vCPU stopped for the
         debugger: {"reason": "swbreak"|"hwbreak"|"watch"|"rwatch"|"awatch"|"step", ...}.
         A single step executes the instruction at pc even if a breakpoint is set there,
-        as QEMU's does; resuming at the instruction a watchpoint stopped lets its accesses
-        through, so they happen exactly once.
+        as QEMU's does, and takes no interrupt (see the module docstring); resuming at the
+        instruction a watchpoint stopped lets its accesses through, so they happen exactly once.
         """
+        if step:
+            return self._step()
         cpu, interp = self.cpu, self.interp
         assert cpu is not None and interp is not None
-        end = cpu.icount + (1 if step else budget)
+        end = cpu.icount + budget
         first = True
         resumed_at, self.watched_at = self.watched_at, None
         while True:
             outcome = self._boundary(end)
             if outcome is not None:
-                return outcome, ({"reason": STEP} if step and outcome == LIMIT else None)
+                return outcome, None
             kind = self._matches(cpu.pc)
-            if kind is not None and not (step and first):
+            if kind is not None:
                 return None, {"reason": BREAKPOINT_REASONS[kind]}
             self.passing = first and cpu.pc == resumed_at
             first = False
             try:
                 interp.run(1)
             except WatchHit as hit:
-                # The instruction made no access and retired nothing: it runs again on resume.
-                cpu.pc = self.watched_at = cpu.cia
-                return None, {"reason": WATCHPOINT_KINDS[hit.kind], "address": hit.address}
+                return None, self._watch_stop(hit)
             finally:
                 self.passing = False
+
+    def _watch_stop(self, hit: WatchHit) -> Stop:
+        # The instruction made no access and retired nothing: it runs again on resume.
+        cpu = self.cpu
+        assert cpu is not None
+        cpu.pc = self.watched_at = cpu.cia
+        return {"reason": WATCHPOINT_KINDS[hit.kind], "address": hit.address}
+
+    def _step(self) -> Tuple[Optional[str], Stop]:
+        """One instruction with interrupts masked (QEMU's SSTEP_NOIRQ)."""
+        cpu = self.cpu
+        assert cpu is not None
+        resumed_at, self.watched_at = self.watched_at, None
+        if cpu.dec_expiry is not None and cpu.icount >= cpu.dec_expiry:
+            cpu.pending_dec = True      # due: pending, not taken
+            cpu.dec_expiry = None
+        if cpu.halted:
+            if not cpu.msr & M.EE or (cpu.dec_expiry is None and not cpu.pending_dec):
+                return IDLE, {"reason": STEP}   # nothing can wake it: nothing executes
+            if not cpu.pending_dec:
+                # Idle until the decrementer wakes the vCPU, which does not take it.
+                cpu.icount = max(cpu.icount, cpu.dec_expiry)
+                cpu.pending_dec = True
+                cpu.dec_expiry = None
+            cpu.halted = False
+        self.passing = cpu.pc == resumed_at
+        try:
+            self._execute_one()
+        except WatchHit as hit:
+            return None, self._watch_stop(hit)
+        finally:
+            self.passing = False
+        return LIMIT, {"reason": STEP}
+
+    def _execute_one(self) -> None:
+        """The interpreter's instruction, without its look at the timer before it."""
+        cpu, interp = self.cpu, self.interp
+        assert cpu is not None and interp is not None
+        pc = cpu.pc
+        try:
+            word = cpu.fetch(pc)
+            handler, fields = interp.lookup(word)
+            cpu.cia = pc
+            cpu.pc = (pc + 4) & (MASK64 if cpu.msr & M.SF else MASK32)
+            handler(cpu, fields)
+        except Interrupt as exc:
+            cpu.cia = pc
+            deliver(cpu, exc)
+        cpu.icount += 1
 
     def _boundary(self, end: int) -> Optional[str]:
         """The interpreter's timer and idle handling before an instruction, split out so the

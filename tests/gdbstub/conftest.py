@@ -18,7 +18,7 @@ from qemu_runner import qemu_command
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 GDB = "gdb-multiarch"
-DEBUGGEE = pathlib.Path(__file__).resolve().parent / "debuggee.c"
+HERE = pathlib.Path(__file__).resolve().parent
 START_TIMEOUT = 20.0
 GDB_TIMEOUT = 60.0
 
@@ -26,8 +26,9 @@ needs_gdb = pytest.mark.skipif(shutil.which(GDB) is None, reason="gdb-multiarch 
 
 
 def build_debug_guest(name: str, endian: str, build_dir: pathlib.Path) -> pathlib.Path:
-    """A guest program of tests/guests (or this folder's debuggee) with DWARF, at -Og."""
-    source = DEBUGGEE if name == "debuggee" else guest_build.GUEST_DIR / f"{name}.c"
+    """A guest program of this folder (debuggee, stepirq) or of tests/guests with DWARF, at -Og."""
+    local = HERE / f"{name}.c"
+    source = local if local.exists() else guest_build.GUEST_DIR / f"{name}.c"
     flags = [f for f in guest_build.GUEST_FLAGS if f != "-O2"] + ["-Og", "-g"]
     args = [*flags, "-T", str(guest_build.GUEST_DIR / guest_build.LINKER_SCRIPT)]
     # Absolute sources: _build joins names onto the guests' folder, which keeps these as they are.

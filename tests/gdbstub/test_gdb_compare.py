@@ -15,7 +15,7 @@ from .conftest import build_debug_guest, needs_gdb, run_gdb
 
 pytestmark = needs_gdb
 
-# ppcd describes the core and FPU features; QEMU adds AltiVec, VSX and every SPR.
+# The core and FPU registers; QEMU also has AltiVec and VSX, SPRs are in test_gdb_sprs.py.
 REGISTERS = "info registers " + " ".join(
     [f"r{n}" for n in range(32)] + ["pc", "msr", "cr", "lr", "ctr", "xer", "fpscr"]
     + [f"f{n}" for n in range(32)])

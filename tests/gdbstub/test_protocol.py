@@ -7,6 +7,8 @@ import xml.etree.ElementTree as ET
 import pytest
 from qmp.guests import SPIN, write_guest
 
+from ppcd.gdbstub import power
+
 from .conftest import RawGDB
 
 SPIN_LOOP = 0x400004        # addi 4,4,1; stw 4,4096(0); b -8
@@ -77,12 +79,13 @@ def test_target_description(stub) -> None:
 
 def test_registers_and_memory(stub) -> None:
     registers = stub.ask(b"g")
-    assert len(registers) == 2 * (32 * 8 + 32 * 8 + 8 * 4 + 4 * 3)
+    # Core and FPU, then the SPRs, 8 bytes each (test_gdb_sprs.py).
+    assert len(registers) == 2 * (32 * 8 + 32 * 8 + 8 * 4 + 4 * 3 + len(power.SPR) * 8)
     assert registers[64 * 16:64 * 16 + 16] == b"0000000000400000"     # pc, big-endian
     assert stub.ask(b"p40") == b"0000000000400000"
     assert stub.ask(b"P4=00000000000000ab") == b"OK"
     assert stub.ask(b"p4") == b"00000000000000ab"
-    assert stub.ask(b"p47") == b"E14"
+    assert stub.ask(b"p%x" % len(power.REGISTERS)) == b"E14"
     assert stub.ask(b"m400000,4") == b"38800000"                     # li r4,0
     assert stub.ask(b"m1ffffffc,8") == b"E14"                        # beyond 256 MiB
     assert stub.ask(b"mc000000000400000,4") == b"38800000"           # real mode: top bits
