@@ -17,13 +17,20 @@ sent is the CPU property "cpu.compat-subsection", with the three rules its histo
 proposed: when compat_pvr differs from the max-cpu-compat the destination starts with), and
 "never" (what ppcd 0.1 streams carry; QEMU's pre-2.10-migration). Without the subsection the
 destination keeps the mode its own max-cpu-compat gives at reset, as QEMU's does.
+
+The segment lookaside buffer travels in "cpu/slb" (QEMU's vmstate_slb: version 1, 64 entries of
+the "slbe" type, each the ESID word then the VSID word as be64), from machine type pseries-0.3
+on: the compat property "cpu.slb-subsection" says whether a type's streams may carry it.
 """
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Mapping, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Tuple
 
+from ..cpu.semantics.supervisor import ESID_MASK, ESID_V, PAGE_SIZES, VSID_B, VSID_B_1T, VSID_LLP
+from ..cpu.state import SLB_ENTRIES
 from .snapshot import BACKING_SPRS, NONE
 from .vmstate import (
     BOOL,
@@ -33,7 +40,9 @@ from .vmstate import (
     UINT8,
     UINT32,
     UINT64,
+    Cursor,
     Field,
+    FieldType,
     Properties,
     State,
     VMStateDescription,
@@ -60,6 +69,15 @@ DESTINATION_MAX_COMPAT = "cpu.destination-max-cpu-compat"
 COMPAT_SECTION = "cpu/compat"
 RUNSTATE_SIZE = 100     # QEMU's globalstate runstate buffer
 
+# The compat property saying whether a machine type's streams may carry cpu/slb (absent: no).
+SLB_SUBSECTION = "cpu.slb-subsection"
+SLB_SECTION = "cpu/slb"
+# QEMU's MAX_SLB_ENTRIES (target/ppc/cpu.h): the stream's array is this long whatever the CPU's
+# SLB size (32 on POWER7 to POWER9); the entries past it travel as zeros.
+MAX_SLB_ENTRIES = 64
+# QEMU's vmstate_info_slbe: one SLB entry, its ESID word then its VSID word.
+SLBE = FieldType("slbe", struct.Struct(">QQ"))
+
 
 def _nonzero(*names: str) -> Callable[[State, Properties], bool]:
     return lambda state, properties: any(state[name] for name in names)
@@ -73,6 +91,42 @@ def compat_needed(state: State, properties: Properties) -> bool:
     if rule == COMPAT_DIFFERS:
         return state["compat_pvr"] != properties.get(DESTINATION_MAX_COMPAT, 0)
     return False
+
+
+class SLBArray(Field):
+    """QEMU's VMSTATE_SLB_ARRAY: `length` slbe entries; the value is a list of (esid, vsid)."""
+
+    def initial(self) -> List[Tuple[int, int]]:
+        return [(0, 0)] * (self.length or 0)
+
+    def encode(self, value: Any, state: State, out: bytearray) -> int:
+        if len(value) != self.length:
+            raise ValueError(f"field {self.name!r} has {len(value)} entries, not {self.length}")
+        codec = SLBE.codec
+        assert codec is not None
+        for esid, vsid in value:
+            out += codec.pack(esid, vsid)
+        return SLBE.size
+
+    def decode(self, cursor: Cursor, state: State) -> List[Tuple[int, int]]:
+        codec = SLBE.codec
+        assert codec is not None
+        data = cursor.read(codec.size * (self.length or 0))
+        return [codec.unpack_from(data, offset) for offset in range(0, len(data), codec.size)]
+
+
+def slb_needed(state: State, properties: Properties) -> bool:
+    """Whether cpu/slb must travel: when any entry holds a non-zero word.
+
+    QEMU sends it whenever the CPU has a 64-bit hash MMU, so on every POWER9 pseries. ppcd
+    sends it whenever its content differs from what a destination has without it: one that
+    loads no cpu/slb keeps its reset SLB, every word zero, which is exactly an all-zero array.
+    So nothing is lost, and a guest that never wrote its SLB (every guest until it sets up its
+    MMU) sends what it sent under pseries-0.2, as cpu/dabr and cpu/reservation travel only
+    when set. Words, not valid entries: slbie and slbia clear only V, and slbmfee/slbmfev
+    still read the rest back.
+    """
+    return any(esid or vsid for esid, vsid in state["env.slb"])
 
 
 CPU = VMStateDescription(
@@ -108,6 +162,13 @@ CPU = VMStateDescription(
         VMStateDescription("cpu/dabr", 1, 1, (Field("env.dabr", UINT64),
                                               Field("env.dabrx", UINT64)),
                            needed=_nonzero("env.dabr", "env.dabrx")),
+        # QEMU's vmstate_slb. QEMU's mig_slb_nr field (VMSTATE_INT32_TEST) is sent only by
+        # its pre-3.0 machine types (cpu_pre_3_0_migration); no ppcd type is one, so it is left
+        # out: the field list is what QEMU 3.0 and later write on the wire.
+        VMStateDescription(SLB_SECTION, 1, 1,
+                           (SLBArray("env.slb", SLBE, length=MAX_SLB_ENTRIES),),
+                           needed=slb_needed,
+                           present=lambda properties: bool(properties.get(SLB_SUBSECTION))),
         # QEMU's vmstate_compat (target/ppc/machine.c). Absent: None, the destination's own.
         VMStateDescription(COMPAT_SECTION, 1, 1, (Field("compat_pvr", UINT32, default=None),),
                            needed=compat_needed,
@@ -135,7 +196,35 @@ def _cpu_export(snapshot: Snapshot) -> State:
         "dec_bits": cpu["dec_bits"], "env.reserve_length": cpu["reserve_len"],
         "lpcr_ile": cpu["lpcr_ile"], "halted": cpu["halted"],
         "env.dabr": cpu["dabr"], "env.dabrx": cpu["dabrx"], "compat_pvr": cpu["compat_pvr"],
+        "env.slb": _slb_export(cpu["slb_esid"], cpu["slb_vsid"]),
     }
+
+
+def _slb_export(esids: List[int], vsids: List[int]) -> List[Tuple[int, int]]:
+    entries = list(zip(esids, vsids))
+    return entries + [(0, 0)] * (MAX_SLB_ENTRIES - len(entries))
+
+
+def _slb_valid(esid: int, vsid: int) -> bool:
+    """What slbmte accepts (ppcd/cpu/semantics/supervisor.py); slbie and slbia only clear V."""
+    return not esid & ~(ESID_MASK | ESID_V) and vsid & VSID_B <= VSID_B_1T \
+        and vsid & VSID_LLP in PAGE_SIZES
+
+
+def _slb_import(entries: List[Tuple[int, int]]) -> Tuple[List[int], List[int]]:
+    """QEMU's slb_post_load: the entries the CPU has must be ones slbmte could have written
+    (QEMU's ppc_store_slb fails the load otherwise). QEMU ignores the entries past its CPU's
+    SLB size; ppcd never sends any, so a non-zero one means a foreign stream and is refused."""
+    for n, (esid, vsid) in enumerate(entries):
+        if n >= SLB_ENTRIES:
+            if esid or vsid:
+                raise VMStateError(f"{SLB_SECTION}: entry {n} is beyond this CPU's "
+                                   f"{SLB_ENTRIES}-entry SLB")
+        elif not _slb_valid(esid, vsid):
+            raise VMStateError(f"{SLB_SECTION}: entry {n} (ESID {esid:#018x}, VSID "
+                               f"{vsid:#018x}) is not one slbmte can write")
+    return ([esid for esid, _ in entries[:SLB_ENTRIES]],
+            [vsid for _, vsid in entries[:SLB_ENTRIES]])
 
 
 def _cpu_import(state: State, snapshot: Snapshot) -> None:
@@ -157,6 +246,8 @@ def _cpu_import(state: State, snapshot: Snapshot) -> None:
         "halted": state["halted"], "dabr": state["env.dabr"], "dabrx": state["env.dabrx"],
         "compat_pvr": state["compat_pvr"],     # None: the stream did not carry it
     }
+    # Without cpu/slb the entries load as zeros: the destination's reset SLB.
+    cpu["slb_esid"], cpu["slb_vsid"] = _slb_import(state["env.slb"])
     for number, name in _ATTRIBUTE_SPRS.items():
         cpu[name] = spr[number]
     cpu["pcr"] = spr[SPR_PCR]       # as sent; the destination derives its own from compat_pvr
@@ -247,6 +338,12 @@ MACHINE_TYPES: Tuple[MachineType, ...] = (
                                 COMPAT_SUBSECTION: COMPAT_NONZERO},
                 "pSeries Logical Partition (PAPR compliant), ppcd 0.2 stream format "
                 "(cpu/compat)"),
+    MachineType("pseries-0.3", {"migration.send-configuration": True,
+                                "migration.send-section-footer": True,
+                                COMPAT_SUBSECTION: COMPAT_NONZERO,
+                                SLB_SUBSECTION: True},
+                "pSeries Logical Partition (PAPR compliant), ppcd 0.3 stream format "
+                "(cpu/slb)"),
 )
 DEFAULT_MACHINE = "pseries"
 

@@ -193,7 +193,7 @@ def test_bad_streams_are_rejected(daemons, checking_elf, tmp_path) -> None:
 
 def test_failed_load_without_exit_on_error_stays_up(daemons, checking_elf, tmp_path) -> None:
     path = tmp_path / "corrupt.bin"
-    path.write_bytes(b"QEVM\x00\x00\x00\x03\x07\x00\x00\x00\x0bpseries-0.2\x09")
+    path.write_bytes(b"QEVM\x00\x00\x00\x03\x07\x00\x00\x00\x0bpseries-0.3\x09")
     destination = daemons("destination", checking_elf, "--incoming", "defer")
     reply = destination.qmp.execute("migrate", {"uri": "unix:/nonexistent"})
     assert reply["error"]["desc"] == "Guest is waiting for an incoming migration"

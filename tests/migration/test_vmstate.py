@@ -125,7 +125,7 @@ def test_unknown_subsection_is_rejected() -> None:
 
 def test_dump_vmstate_lists_every_section() -> None:
     dump = dump_vmstate(MACHINE_TYPES[-1])
-    assert dump["vmschkmachine"]["Name"] == "pseries-0.2"
+    assert dump["vmschkmachine"]["Name"] == "pseries-0.3"
     assert {"cpu", "spapr", "spapr-vty", "globalstate", "ram"} <= set(dump)
     names = [s["name"] for s in dump["cpu"]["Description"]["Subsections"]]
     assert names[0] == "cpu/fpu"
