@@ -73,6 +73,9 @@ class Progress:
     total_ram: int = 0
     events: List[str] = field(default_factory=list)
     incoming: bool = False                      # the destination's side
+    precopy_end: Optional[int] = None           # bytes sent when the vCPU stopped
+    # The destination's listening addresses while it waits and loads (QAPI SocketAddress).
+    socket_address: Optional[List[Dict[str, Any]]] = None
 
 
 class _RunStates:
@@ -121,21 +124,25 @@ class MigrationManager:
     def info(self) -> Dict[str, Any]:
         """query-migrate's MigrationInfo."""
         p = self.progress
-        if p.status == NONE:
-            return {}
-        info: Dict[str, Any] = {"status": p.status}
         if p.incoming:
-            # QEMU's fill_destination_migration_info: the status only (ppcd adds why a load
-            # failed).
+            # QEMU's fill_destination_migration_info: no status until the source connects,
+            # then the status only, and the listening addresses until the load ends (ppcd
+            # adds why a load failed).
+            info: Dict[str, Any] = {} if p.status == NONE else {"status": p.status}
             if p.status == FAILED and p.error is not None:
                 info["error-desc"] = p.error
+            if p.socket_address is not None:
+                info["socket-address"] = p.socket_address
             return info
+        if p.status == NONE:
+            return {}
+        info = {"status": p.status}
         now = time.monotonic()
         if p.status in (ACTIVE, COMPLETED, CANCELLING) or p.total_time is not None:
             total = p.total_time if p.total_time is not None else now - p.start
             info["total-time"] = int(total * 1000)
             info["setup-time"] = int(p.setup_time * 1000)
-        if p.status == ACTIVE:
+        if p.status in (ACTIVE, CANCELLING):
             info["expected-downtime"] = int(p.expected_downtime * 1000)
         if p.status == COMPLETED and p.downtime is not None:
             info["downtime"] = int(p.downtime * 1000)
@@ -152,16 +159,22 @@ class MigrationManager:
         assert p.ram is not None
         stats = p.ram.stats
         elapsed = max((p.total_time if p.total_time is not None else now - p.start), 1e-6)
-        remaining = 0 if p.status == COMPLETED else p.ram.remaining_pages() * PAGE_SIZE
+        completed = p.status == COMPLETED
+        remaining = 0 if completed else p.ram.remaining_pages() * PAGE_SIZE
+        # As QEMU counts them: what went out before the vCPU stopped is pre-copy (so far, while
+        # it runs), the rest downtime.
+        precopy = stats.transferred if p.precopy_end is None else p.precopy_end
         return {
             "transferred": stats.transferred, "remaining": remaining, "total": p.total_ram,
             "duplicate": stats.duplicate, "skipped": 0, "normal": stats.normal,
             "normal-bytes": stats.normal * PAGE_SIZE,
-            "dirty-pages-rate": int(p.dirty_rate), "mbps": p.bandwidth * 8 / 1e6,
+            # QEMU's populate_ram_info leaves the rate out (0) once completed.
+            "dirty-pages-rate": 0 if completed else int(p.dirty_rate),
+            "mbps": p.bandwidth * 8 / 1e6,
             "dirty-sync-count": stats.dirty_sync_count, "postcopy-requests": 0,
             "page-size": PAGE_SIZE, "multifd-bytes": 0,
             "pages-per-second": int((stats.duplicate + stats.normal) / elapsed),
-            "precopy-bytes": stats.precopy_bytes, "downtime-bytes": stats.downtime_bytes,
+            "precopy-bytes": precopy, "downtime-bytes": stats.transferred - precopy,
             "postcopy-bytes": 0, "dirty-sync-missed-zero-copy": 0,
         }
 
@@ -198,7 +211,9 @@ class MigrationManager:
         except TransportError:
             raise QMPError("Parameter 'uri' expects a valid migration protocol") from None
         compat_pvr = int((await self.vm.registers())["compat_pvr"])
-        self.progress = Progress(start=time.monotonic(), total_ram=self.vm.ram.size)
+        # QEMU's migrate_init: the expected downtime is the limit until a pass measured it.
+        self.progress = Progress(start=time.monotonic(), total_ram=self.vm.ram.size,
+                                 expected_downtime=self.parameters.downtime_limit / 1000)
         self._set_status(SETUP)
         channel: Optional[Channel] = None
         peer = self._assumed_peer()
@@ -391,7 +406,7 @@ class MigrationManager:
         # The last pass, with the vCPU stopped: the downtime the guest sees.
         stopped_from = self._stopped_from = await self._stop_vm()
         downtime_start = time.monotonic()
-        sent_before = sender.sent
+        sent_before = p.precopy_end = sender.sent
         sender.unlimited = True
         state: Snapshot = await vm._ask(control.OP_SAVE_STATE)
         state["runstate"] = stopped_from
@@ -442,14 +457,14 @@ class MigrationManager:
 
     def start_incoming(self, listener: Listener, exit_on_error: bool) -> None:
         self.incoming_started = True
+        # Status none until the source connects, as QEMU's destination: no setup.
         self.progress = Progress(start=time.monotonic(), total_ram=self.vm.ram.size,
-                                 incoming=True)
+                                 incoming=True, socket_address=_socket_address(listener))
         assert self.vm._nursery is not None
         self.vm._nursery.start_soon(self._incoming, listener, exit_on_error)
 
     async def _incoming(self, listener: Listener, exit_on_error: bool) -> None:
         vm = self.vm
-        self._set_status(SETUP)
         channel = None
         try:
             channel = await listener.accept()
@@ -476,6 +491,7 @@ class MigrationManager:
                 vm.finish(1)
             return
         finally:
+            self.progress.socket_address = None
             if channel is not None:
                 await channel.aclose()
             await listener.aclose()
@@ -546,6 +562,18 @@ class MigrationManager:
         if missing:
             raise VMStateError(f"the stream lacks the state of {', '.join(missing)}")
         return snapshot
+
+
+def _socket_address(listener: Listener) -> Optional[List[Dict[str, Any]]]:
+    """query-migrate's socket-address of a tcp: or unix: listener: QAPI SocketAddress, the
+    address it is bound to (QEMU: qio_channel_socket_get_local_address)."""
+    if listener.listener is None:
+        return None     # file: and exec: listen on no socket
+    if listener.uri.scheme == "unix":
+        return [{"type": "unix", "path": listener.uri.target}]
+    name = listener.listener.socket.getsockname()
+    family = "ipv6" if ":" in name[0] else "ipv4"
+    return [{"type": "inet", "host": name[0], "port": str(name[1]), family: True}]
 
 
 class MigrationFailed(Exception):

@@ -34,6 +34,8 @@ INFO_HELP = (
     ("chardev", "show the character devices"),
     ("cpus", "show infos for each CPU"),
     ("migrate", "show migration status"),
+    ("migrate_capabilities", "show current migration capabilities"),
+    ("migrate_parameters", "show current migration parameters"),
     ("name", "show the current VM name"),
     ("registers", "show the cpu registers"),
     ("status", "show the current VM status (running|paused)"),
@@ -106,6 +108,10 @@ async def _info(session: "Session", rest: str) -> str:
         return f"{major}.{minor}.{micro} (ppcd {__version__})\n"
     if what == "migrate":
         return format_migrate(vm.migration)
+    if what == "migrate_capabilities":
+        return format_migrate_capabilities(vm.migration)
+    if what == "migrate_parameters":
+        return format_migrate_parameters(vm.migration)
     if what == "registers":
         registers = await vm.registers()
         return format_registers(registers) + format_compat(registers, vm.migration.max_compat_pvr)
@@ -152,7 +158,8 @@ _COMMANDS: Dict[str, Callable[["Session", str], Any]] = {
 }
 
 
-# --- info migrate (QEMU 7.2's hmp_info_migrate, migration/migration-hmp-cmds.c) ---------------
+# --- info migrate (QEMU 7.2's hmp_info_migrate, monitor/hmp-cmds.c) -------------------------
+# Checked line for line against qemu-system-ppc64 7.2 by tests/migration/test_hmp_migrate.py.
 def format_migrate(migration: Any) -> str:
     info = migration.info()
     props = migration.machine.properties
@@ -163,8 +170,6 @@ def format_migrate(migration: Any) -> str:
              f"send-section-footer: {on[bool(props.get('migration.send-section-footer', True))]}",
              "decompress-error-check: on", "clear-bitmap-shift: 18"]
     if "status" in info:
-        lines.append("capabilities: " + "".join(
-            f"{name}: {on[bool(state)]} " for name, state in migration.capabilities.items()))
         status = f"Migration status: {info['status']}"
         if info["status"] == "failed" and "error-desc" in info:
             status += f" ({info['error-desc']})"
@@ -192,13 +197,57 @@ def format_migrate(migration: Any) -> str:
                   f"pages-per-second: {ram['pages-per-second']}"]
         if ram["dirty-pages-rate"]:
             lines.append(f"dirty pages rate: {ram['dirty-pages-rate']} pages")
+        if ram["postcopy-requests"]:
+            lines.append(f"postcopy request count: {ram['postcopy-requests']}")
         if ram["precopy-bytes"]:
             lines.append(f"precopy ram: {ram['precopy-bytes'] >> 10} kbytes")
         if ram["downtime-bytes"]:
             lines.append(f"downtime ram: {ram['downtime-bytes'] >> 10} kbytes")
+        if ram["postcopy-bytes"]:
+            lines.append(f"postcopy ram: {ram['postcopy-bytes'] >> 10} kbytes")
+        if ram["dirty-sync-missed-zero-copy"]:
+            lines.append(f"Zero-copy-send fallbacks happened: "
+                         f"{ram['dirty-sync-missed-zero-copy']} times")
     if "cpu-throttle-percentage" in info:
         lines.append(f"cpu throttle percentage: {info['cpu-throttle-percentage']}")
+    if "socket-address" in info:
+        # The destination's listening addresses (socketaddress_to_str).
+        lines.append("socket address: [")
+        lines += [f"\t{_socket_address(address)}" for address in info["socket-address"]]
+        lines.append("]")
     return "".join(line + "\n" for line in lines)
+
+
+def _socket_address(address: Dict[str, Any]) -> str:
+    if address["type"] == "unix":
+        return f"unix:{address['path']}"
+    host = address["host"]
+    return f"tcp:[{host}]:{address['port']}" if ":" in host else \
+        f"tcp:{host}:{address['port']}"
+
+
+# QEMU's MigrationCapability order, which hmp_info_migrate_capabilities follows.
+_CAPABILITY_ORDER = ("auto-converge", "events", "return-path")
+
+
+def format_migrate_capabilities(migration: Any) -> str:
+    """hmp_info_migrate_capabilities: "name: on|off", for the capabilities ppcd has."""
+    states = migration.capabilities
+    names = [n for n in _CAPABILITY_ORDER if n in states] + \
+        [n for n in states if n not in _CAPABILITY_ORDER]
+    return "".join(f"{name}: {'on' if states[name] else 'off'}\n" for name in names)
+
+
+def format_migrate_parameters(migration: Any) -> str:
+    """hmp_info_migrate_parameters, for the parameters ppcd has, in QEMU's order and units
+    (avail-switchover-bandwidth is QEMU 8.2's, printed where 8.2 prints it)."""
+    p = migration.parameters.to_json()
+    return "".join(line + "\n" for line in (
+        f"cpu-throttle-initial: {p['cpu-throttle-initial']}",
+        f"cpu-throttle-increment: {p['cpu-throttle-increment']}",
+        f"max-bandwidth: {p['max-bandwidth']} bytes/second",
+        f"avail-switchover-bandwidth: {p['avail-switchover-bandwidth']} bytes/second",
+        f"downtime-limit: {p['downtime-limit']} ms"))
 
 
 # --- x and xp (QEMU's monitor/hmp.c and memory_dump) ------------------------------------------
