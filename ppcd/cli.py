@@ -14,7 +14,7 @@ from .cpu.compat import COMPAT_MODES
 from .daemon import ConfigError, RunOptions, run_guest
 from .machine.boot import BootConfig
 from .machine.elfload import GuestImageError
-from .machine.pseries import CPU_MODELS, Machine
+from .machine.pseries import CPU_MODELS, MAX_CPUS, Machine
 from .machine.ram import parse_size
 from .migration.machine import (
     COMPAT_RULES,
@@ -39,6 +39,16 @@ def _count(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError("must be positive")
+    return value
+
+
+def _vcpus(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 1 <= value <= MAX_CPUS:
+        raise argparse.ArgumentTypeError(f"must be 1 to {MAX_CPUS}")
     return value
 
 
@@ -69,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="when migration sends cpu/compat: nonzero (QEMU's rule), differs "
                           "(when not the max-cpu-compat mode) or never; default: the "
                           "machine type's")
+    run.add_argument("--smp", type=_vcpus, default=1, metavar="N",
+                     help=f"number of vCPUs, 1 to {MAX_CPUS} (default 1); vCPU 0 boots, the "
+                          "guest starts the others with RTAS start-cpu, as on QEMU's pseries")
     run.add_argument("--memory", "-m", type=_memory, default=256 << 20, metavar="SIZE",
                      help="guest RAM, e.g. 256M or 1G (default 256M)")
     run.add_argument("--serial", default="stdio", metavar="BACKEND",
@@ -172,7 +185,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.command == "dump-vmstate":
         return _dump_vmstate(args.file, dump_vmstate(machine))
     options = RunOptions(
-        boot=BootConfig(kernel=args.kernel, cpu=args.cpu, memory=args.memory,
+        boot=BootConfig(kernel=args.kernel, cpu=args.cpu, memory=args.memory, smp=args.smp,
                         max_cpu_compat=args.max_cpu_compat,
                         compat_enforce=args.cpu_compat_enforce == "on",
                         compat_subsection=args.cpu_compat_subsection),

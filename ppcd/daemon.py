@@ -217,7 +217,8 @@ class VirtualMachine:
         config = {
             "ram_size": self.ram.size, "ram_fd": self.ram.ram_fd, "dirty_fd": self.ram.dirty_fd,
             "channel_fd": theirs.fileno(), "attention_fd": attention.fd,
-            "cpu": self.options.boot.cpu, "fdt_address": fdt_address(self.ram.size),
+            "cpu": self.options.boot.cpu, "smp": self.options.boot.smp,
+            "fdt_address": fdt_address(self.ram.size),
             "max_cpu_compat": self.options.boot.max_cpu_compat,
             "compat_enforce": self.options.boot.compat_enforce,
             "max_instructions": self.options.max_instructions, "engine": self.options.engine,
@@ -375,8 +376,14 @@ class VirtualMachine:
         if reply.get("past"):
             raise QMPError("cannot set breakpoint at the instruction in the past")
 
-    async def step(self) -> Dict[str, Any]:
-        """Execute one instruction for the debugger; the stop, as debug.py reports it."""
+    @property
+    def cpu_count(self) -> int:
+        """vCPUs of the machine (--smp)."""
+        return self.options.boot.smp
+
+    async def step(self, cpu: int = 0) -> Dict[str, Any]:
+        """Execute one instruction of vCPU `cpu` for the debugger (the others stay put); the
+        stop, as debug.py reports it, with the vCPU's index as "cpu"."""
         with trio.CancelScope(shield=True):
             async with self._lock:
                 if self.state in (SHUTDOWN, INTERNAL_ERROR, INMIGRATE):
@@ -384,7 +391,7 @@ class VirtualMachine:
                 # QEMU's stub runs the VM for a step: RESUME, then STOP in "debug".
                 self.state = RUNNING
                 self.emit("RESUME")
-                stop = await self._ask(control.OP_DEBUG_STEP)
+                stop = await self._ask(control.OP_DEBUG_STEP, cpu=cpu)
                 if self.state == RUNNING:
                     self.state = DEBUG
                     self.debug_stop = stop
@@ -405,8 +412,13 @@ class VirtualMachine:
         # so the request is announced to clients and the guest is not told.
         self.emit("POWERDOWN")
 
-    async def registers(self) -> Dict[str, Any]:
-        return await self._ask(control.OP_GET_REGISTERS)
+    async def registers(self, cpu: int = 0) -> Dict[str, Any]:
+        """All registers of vCPU `cpu` (worker.get_registers)."""
+        return await self._ask(control.OP_GET_REGISTERS, cpu=cpu)
+
+    async def set_registers(self, registers: Dict[str, Any], cpu: int = 0) -> None:
+        """Change registers of vCPU `cpu` (same names as registers())."""
+        await self._ask(control.OP_SET_REGISTERS, registers=registers, cpu=cpu)
 
     def read_physical(self, address: int, size: int) -> Optional[bytes]:
         """Guest RAM straight from the shared mapping; None outside RAM."""
@@ -426,6 +438,9 @@ class VirtualMachine:
 
 def run_guest(options: RunOptions) -> int:
     """Run the guest (and QMP servers) until it powers off or ppcd is told to quit."""
+    if options.engine == "lockstep" and options.boot.smp > 1:
+        # The shadow vCPU has RAM of its own, which the other vCPUs' stores never reach.
+        raise ConfigError("the lockstep engine runs one vCPU: use --smp 1")
     addresses = []
     for spec in options.qmp:
         try:

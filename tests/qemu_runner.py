@@ -9,8 +9,8 @@ import subprocess
 QEMU = "qemu-system-ppc64"
 
 
-def qemu_command(elf: str | os.PathLike[str]) -> list[str]:
-    """The QEMU command line of DESIGN.md's guest ABI, console on stdout."""
+def qemu_command(elf: str | os.PathLike[str], smp: int = 1) -> list[str]:
+    """The QEMU command line of DESIGN.md's guest ABI, console on stdout (with `smp` vCPUs)."""
     return [
         QEMU,
         "-nodefaults",
@@ -20,7 +20,7 @@ def qemu_command(elf: str | os.PathLike[str]) -> list[str]:
         "-display", "none",
         "-serial", "stdio",
         "-kernel", os.fspath(elf),
-    ]  # fmt: skip
+    ] + (["-smp", str(smp)] if smp != 1 else [])  # fmt: skip
 
 
 def qemu_available() -> bool:
@@ -29,7 +29,7 @@ def qemu_available() -> bool:
 
 
 def run_qemu(
-    elf: str | os.PathLike[str], timeout: float = 30
+    elf: str | os.PathLike[str], timeout: float = 30, smp: int = 1
 ) -> subprocess.CompletedProcess[bytes]:
     """Boot `elf` and return QEMU's result: stdout is the guest's console output (bytes).
 
@@ -37,7 +37,7 @@ def run_qemu(
     subprocess.TimeoutExpired after `timeout` seconds.
     """
     return subprocess.run(
-        qemu_command(elf),
+        qemu_command(elf, smp),
         stdin=subprocess.DEVNULL,  # -serial stdio would otherwise read the terminal
         capture_output=True,
         timeout=timeout,

@@ -19,7 +19,7 @@ from ppcd import cli, config
 ENV = dict(os.environ, PYTHONPATH=str(ROOT))
 # Values for options whose converters need a particular form; every other option takes a
 # string, a boolean or its first choice.
-SAMPLES = {"memory": ("1G", 1 << 30), "max-instructions": (5000, 5000),
+SAMPLES = {"memory": ("1G", 1 << 30), "max-instructions": (5000, 5000), "smp": (2, 2),
            "qmp": (["unix:/a", "tcp:127.0.0.1:4444"], ["unix:/a", "tcp:127.0.0.1:4444"])}
 
 

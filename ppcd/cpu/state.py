@@ -87,7 +87,8 @@ class CPUState:
         self.dec_bits = 32         # 56 with POWER9's large decrementer (LPCR[LD]=1)
         self.dec_written_at = 0
         self.pending_dec = False
-        self.halted = False        # in H_CEDE, waiting for an interrupt
+        self.halted = False        # in H_CEDE, waiting for an interrupt (or stopped: RTAS)
+        self.prodded = False       # H_PROD came while running: the next H_CEDE returns at once
         self.lpcr_ile = False      # interrupts taken little-endian (H_SET_MODE)
         self.dabr = 0
         self.dabrx = 0

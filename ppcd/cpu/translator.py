@@ -20,6 +20,8 @@ Exactness, the interpreter being the reference:
   dispatcher sees every new mode and timer event before the next instruction.
 - self-modifying code: GuestMemory.code marks pages holding translated code; a store there
   invalidates the units whose bytes it overlaps and ends the running unit after the store.
+  vCPUs sharing one GuestMemory (SMP) share that map (CodePages): a store by any vCPU
+  reaches every engine's units.
   A unit invalidated by a store that left its bytes unchanged is revalidated, not rebuilt;
   one whose code keeps changing is run by the interpreter from then on.
 """
@@ -223,6 +225,44 @@ class Emitter:
         return lines
 
 
+class CodePages:
+    """Which pages hold translated code, for every engine whose vCPU shares one GuestMemory.
+
+    Each engine keeps its own map; `any` (GuestMemory.code, read by every store) marks a page
+    where some engine has code, and `written` (GuestMemory.code_written) hands the store to
+    the engines that have code there.
+    """
+
+    def __init__(self, pages: int) -> None:
+        self.any = bytearray(pages)
+        self.engines: List["Translator"] = []
+
+    @classmethod
+    def of(cls, mem) -> "CodePages":
+        """The map of `mem`, installed on first use."""
+        pages = getattr(mem.code_written, "__self__", None)
+        if not isinstance(pages, cls):
+            pages = cls((mem.size >> PAGE_SHIFT) + 1)
+            mem.code = pages.any
+            mem.code_written = pages.written
+        return pages
+
+    def written(self, ra: int, n: int) -> None:
+        first, last = ra >> PAGE_SHIFT, (ra + n - 1) >> PAGE_SHIFT
+        for engine in self.engines:
+            if engine.code[first] or engine.code[last]:
+                engine._code_written(ra, n)
+
+    def update(self, page: int) -> None:
+        self.any[page] = 1 if any(e.code[page] for e in self.engines) else 0
+
+    def update_all(self) -> None:
+        merged = bytearray(len(self.any))
+        for engine in self.engines:
+            merged = bytearray(a | b for a, b in zip(merged, engine.code))
+        self.any[:] = merged
+
+
 class Unit:
     """One translated trace: `run(cpu, limit)` executes it; `length` bounds its instructions."""
 
@@ -266,8 +306,8 @@ class Translator:
         self.interp = Interpreter(cpu)
         mem = cpu.mem
         self.code = bytearray((mem.size >> PAGE_SHIFT) + 1)
-        mem.code = self.code
-        mem.code_written = self._code_written
+        self.pages = CodePages.of(mem)
+        self.pages.engines.append(self)
         self.units: Dict[int, Dict[int, Unit]] = {}
         self.page_units: Dict[int, List[Unit]] = {}
         self.stale: Dict[Tuple[int, int], Unit] = {}
@@ -290,6 +330,8 @@ class Translator:
         cpu = self.cpu
         end = cpu.icount + budget
         units = self.units
+        # Another vCPU's store may have flagged this engine's code while it was not running.
+        self.code_hit = False
         while True:
             ic = cpu.icount
             if ic >= end:
@@ -365,6 +407,7 @@ class Translator:
             for page in range(start >> PAGE_SHIFT, ((end - 1) >> PAGE_SHIFT) + 1):
                 self.page_units.setdefault(page, []).append(unit)
                 self.code[page] = 1
+                self.pages.any[page] = 1
         return unit
 
     def _still_valid(self, unit: Unit) -> bool:
@@ -437,6 +480,7 @@ class Translator:
                     keep.append(unit)
             self.page_units[page] = keep
             self.code[page] = 1 if keep else 0
+            self.pages.update(page)
 
     def _drop(self, unit: Unit) -> None:
         table = self.units.get(unit.mode)
@@ -450,6 +494,7 @@ class Translator:
         self.page_units.clear()
         self.stale.clear()
         self.code[:] = bytes(len(self.code))
+        self.pages.update_all()
 
     # --- translation -----------------------------------------------------------------------
     def _fetch(self, pc: int, le: bool) -> Optional[int]:

@@ -29,6 +29,7 @@ class BootConfig:
     kernel: Optional[str]      # None: the embedded demo guest
     cpu: str = "power9"
     memory: int = 256 << 20
+    smp: int = 1                               # vCPUs
     max_cpu_compat: Optional[str] = None       # QEMU's max-cpu-compat: power7, power8, ...
     compat_enforce: bool = True                # False: QEMU's TCG, which ignores the PCR
     compat_subsection: Optional[str] = None    # cpu/compat rule; None: the machine type's
@@ -61,7 +62,7 @@ def prepare(config: BootConfig, ram: GuestRAM) -> GuestImage:
     # At reset the vCPU is in the max-cpu-compat mode and the tree says so (QEMU's).
     compat_pvr = max_compat_pvr(config.cpu, config.max_cpu_compat)
     dtb = to_dtb(build_pseries_tree(
-        ram.size, model.name, model.pvr, cpu_version=compat_pvr or None,
+        ram.size, model.name, model.pvr, ncpus=config.smp, cpu_version=compat_pvr or None,
         large_decrementer=has_large_decrementer(config.cpu, config.max_cpu_compat)))
     if len(dtb) > FDT_AREA:
         raise GuestImageError("device tree too large")

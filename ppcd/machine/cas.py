@@ -104,6 +104,6 @@ def client_architecture_support(machine: "Machine", vector: int, buffer: int,
 def device_tree(machine: "Machine"):
     """The tree as the guest should now see it: cpu-version follows the compat mode."""
     model = machine.model
-    return build_pseries_tree(machine.ram.size, model.name, model.pvr,
+    return build_pseries_tree(machine.ram.size, model.name, model.pvr, ncpus=len(machine.cpus),
                               cpu_version=machine.cpu.compat_pvr or None,
                               large_decrementer=machine.large_decrementer)

@@ -32,6 +32,8 @@ H_SET_DABR = 0x28
 H_GET_TERM_CHAR = 0x54
 H_PUT_TERM_CHAR = 0x58
 H_CEDE = 0xE0
+H_CONFER = 0xE4
+H_PROD = 0xE8
 H_SET_MODE = 0x31C
 KVMPPC_H_RTAS = 0xF000
 
@@ -51,6 +53,8 @@ class Hypervisor:
             H_PUT_TERM_CHAR: self.put_term_char,
             H_GET_TERM_CHAR: self.get_term_char,
             H_CEDE: self.cede,
+            H_CONFER: self.confer,
+            H_PROD: self.prod,
             H_SET_MODE: self.set_mode,
             H_SET_DABR: self.set_dabr,
             KVMPPC_H_RTAS: self.rtas,
@@ -88,10 +92,52 @@ class Hypervisor:
         return H_SUCCESS
 
     def cede(self, cpu) -> int:
-        # PAPR: H_CEDE enables external interrupts and idles until one arrives.
+        # PAPR: H_CEDE enables external interrupts and idles until one arrives or another
+        # vCPU prods this one (a prod that came first makes the cede return at once).
         cpu.msr |= M.EE
-        if not cpu.pending_dec:
+        if cpu.prodded:
+            cpu.prodded = False
+        elif not cpu.pending_dec:
             cpu.halted = True
+        return H_SUCCESS
+
+    def _vcpu(self, vcpu_id: int):
+        """The vCPU a hypercall names by its device-tree id (ids are the indexes here)."""
+        cpus = self.machine.cpus
+        return cpus[vcpu_id] if vcpu_id < len(cpus) else None
+
+    def prod(self, cpu) -> int:
+        """Wake the named vCPU, or make its next H_CEDE return at once (QEMU's h_prod: like
+        QEMU, this also wakes a vCPU halted by stop-self)."""
+        target = self._vcpu(cpu.gpr[4])
+        if target is None:
+            return H_PARAMETER
+        target.prodded = True
+        if target.halted:
+            target.halted = False
+            # It was idle while this vCPU ran: its clock has been standing still.
+            target.icount = max(target.icount, cpu.icount)
+        return H_SUCCESS
+
+    def confer(self, cpu) -> int:
+        """Give up the rest of the time slice: r4 = -1 (to all) or a vCPU id. Conferring to
+        oneself waits for a prod, as QEMU's h_confer; ppcd's turns are short, so the other
+        forms just return (QEMU's dispatch-counter check needs a VPA, which ppcd lacks).
+
+        QEMU's confer-to-all leaves the hypercall without writing a return code, so r3 keeps
+        the hypercall number; ppcd returns the same, since QEMU's pseries is the reference.
+        """
+        target_id = cpu.gpr[4]
+        if target_id == MASK64:
+            return H_CONFER
+        target = self._vcpu(target_id)
+        if target is None:
+            return H_PARAMETER
+        if target is cpu:
+            if cpu.prodded:
+                cpu.prodded = False
+            elif not cpu.pending_dec:
+                cpu.halted = True
         return H_SUCCESS
 
     def set_mode(self, cpu) -> int:

@@ -11,6 +11,7 @@ import struct
 import time
 from typing import TYPE_CHECKING, List
 
+from ppcd.cpu import msr as M
 from ppcd.cpu.interpreter import MachineStop
 
 from .devicetree import RTAS_TOKENS
@@ -29,8 +30,14 @@ REBOOT_STATUS = 3   # worker exit status asking the control process for a reset
 # Early Linux debug code calls display-character as token 0xa without reading the device
 # tree; QEMU honours it, so ppcd does too.
 LEGACY_DISPLAY_CHARACTER = 0xA
-_IMPLEMENTED = {RTAS_TOKENS[name] for name in ("display-character", "get-time-of-day",
-                                               "set-time-of-day", "power-off", "system-reboot")}
+_IMPLEMENTED = {RTAS_TOKENS[name] for name in (
+    "display-character", "get-time-of-day", "set-time-of-day", "power-off", "system-reboot",
+    "query-cpu-stopped-state", "start-cpu", "stop-self")}
+# query-cpu-stopped-state's answers (PAPR 7.3.3.3; QEMU counts any halted vCPU as stopped).
+CPU_STOPPED = 0
+CPU_RUNNING = 2
+# start-cpu's entry MSR: 64-bit, machine checks enabled, big-endian real mode (QEMU's).
+START_CPU_MSR = M.SF | M.ME
 
 
 def _cells(ram, address: int, count: int) -> List[int]:
@@ -55,7 +62,7 @@ def rtas_call(machine: "Machine", cpu, address: int) -> bool:
     if token == LEGACY_DISPLAY_CHARACTER:
         token = RTAS_TOKENS["display-character"]
     known = token in _IMPLEMENTED
-    rets = _dispatch(machine, token, args, nret) if known else [RTAS_OUT_PARAM_ERROR]
+    rets = _dispatch(machine, cpu, token, args, nret) if known else [RTAS_OUT_PARAM_ERROR]
     for i, value in enumerate(rets[:nret]):
         _CELL.pack_into(ram, rets_at + 4 * i, value & 0xFFFF_FFFF)
     machine.ram.dirty[rets_at >> 12] = 1
@@ -63,7 +70,7 @@ def rtas_call(machine: "Machine", cpu, address: int) -> bool:
     return known
 
 
-def _dispatch(machine: "Machine", token: int, args: List[int], nret: int) -> List[int]:
+def _dispatch(machine: "Machine", cpu, token: int, args: List[int], nret: int) -> List[int]:
     if token == RTAS_TOKENS["power-off"]:
         if len(args) != 2 or nret != 1:
             return [RTAS_OUT_PARAM_ERROR]
@@ -94,4 +101,54 @@ def _dispatch(machine: "Machine", token: int, args: List[int], nret: int) -> Lis
             return [RTAS_OUT_PARAM_ERROR]
         machine.rtc_offset = wanted + ns / 1e9 - time.time()
         return [RTAS_OUT_SUCCESS]
+    if token in _CPU_CALLS:
+        return _CPU_CALLS[token](machine, cpu, args, nret)
     raise AssertionError(f"RTAS token {token:#x} is listed as implemented but not handled")
+
+
+def _vcpu(machine: "Machine", vcpu_id: int):
+    cpus = machine.cpus
+    return cpus[vcpu_id] if vcpu_id < len(cpus) else None
+
+
+def _query_cpu_stopped_state(machine: "Machine", cpu, args: List[int], nret: int) -> List[int]:
+    if len(args) != 1 or nret != 2:
+        return [RTAS_OUT_PARAM_ERROR]
+    target = _vcpu(machine, args[0])
+    if target is None:
+        return [RTAS_OUT_PARAM_ERROR]
+    return [RTAS_OUT_SUCCESS, CPU_STOPPED if target.halted else CPU_RUNNING]
+
+
+def _start_cpu(machine: "Machine", cpu, args: List[int], nret: int) -> List[int]:
+    """args: vCPU id, start address, r3. The vCPU starts in 64-bit big-endian real mode with
+    the caller's timebase and compat mode; interrupts follow the boot vCPU's endianness."""
+    if len(args) != 3 or nret != 1:
+        return [RTAS_OUT_PARAM_ERROR]
+    target = _vcpu(machine, args[0])
+    if target is None:
+        return [RTAS_OUT_PARAM_ERROR]
+    if not target.halted:
+        return [RTAS_OUT_HW_ERROR]
+    target.msr = START_CPU_MSR
+    target.pc = args[1]
+    target.gpr[3] = args[2]
+    target.halted = False
+    target.lpcr_ile = machine.cpu.lpcr_ile
+    # Same timebase as the caller: its clock, and the offset the boot vCPU set.
+    target.icount = max(target.icount, cpu.icount)
+    target.tb_offset = cpu.tb_offset
+    return [RTAS_OUT_SUCCESS]
+
+
+def _stop_self(machine: "Machine", cpu, args: List[int], nret: int) -> List[int]:
+    # No return values are written for a vCPU that stops (QEMU's rtas_stop_self); MSR 0 keeps
+    # the decrementer from waking it, until start-cpu sets the whole MSR anew.
+    cpu.halted = True
+    cpu.msr = 0
+    return []
+
+
+_CPU_CALLS = {RTAS_TOKENS["query-cpu-stopped-state"]: _query_cpu_stopped_state,
+              RTAS_TOKENS["start-cpu"]: _start_cpu,
+              RTAS_TOKENS["stop-self"]: _stop_self}

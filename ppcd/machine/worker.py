@@ -23,7 +23,7 @@ import traceback
 from typing import Any, Callable, Dict, List, Optional
 
 from ppcd import control
-from ppcd.cpu.interpreter import IDLE, MachineStop
+from ppcd.cpu.interpreter import IDLE, Interpreter, MachineStop
 from ppcd.cpu.spr import SPRS
 from ppcd.migration import snapshot
 
@@ -32,6 +32,7 @@ from .debug import STEP, Debugger
 from .pseries import Machine
 from .ram import GuestRAM
 from .rtas import REBOOT_STATUS
+from .scheduler import STOPPED
 
 # Instructions between two looks at the attention flag: about 10 ms under CPython's
 # interpreter, well under a millisecond under PyPy; a stop is answered within one slice.
@@ -101,7 +102,7 @@ class Worker:
             control.OP_CONT: self.cont,
             control.OP_STOP: self.stop,
             control.OP_STEP: self.step,
-            control.OP_GET_REGISTERS: lambda args: get_registers(self.machine.cpu),
+            control.OP_GET_REGISTERS: lambda args: get_registers(self._cpu(args)),
             control.OP_SET_REGISTERS: self.set_registers,
             control.OP_RESET: self.reset,
             control.OP_QUIT: self.quit,
@@ -121,11 +122,29 @@ class Worker:
         options = {"engine": engine} if engine else {}
         machine = Machine(self.ram, self.config["cpu"], self.console,
                           max_compat=self.config.get("max_cpu_compat"),
-                          compat_enforce=self.config.get("compat_enforce", True), **options)
+                          compat_enforce=self.config.get("compat_enforce", True),
+                          smp=int(self.config.get("smp", 1)), **options)
         machine.reset_cpu(self.config["fdt_address"])
+        # The debugger steps each vCPU with that vCPU's reference interpreter.
+        self.interpreters = [engine if isinstance(engine, Interpreter)
+                             else getattr(engine, "interp", None) or Interpreter(cpu)
+                             for cpu, engine in zip(machine.cpus, machine.engines)]
         # Breakpoints outlive a reset, as QEMU's do.
         self.debugger.attach(machine.cpu)
         return machine
+
+    def _cpu(self, args: Dict[str, Any]):
+        """The vCPU a request names by index ("cpu"; vCPU 0 when it names none)."""
+        index = int(args.get("cpu", 0))
+        cpus = self.machine.cpus
+        if not 0 <= index < len(cpus):
+            raise ValueError(f"no vCPU {index}: the machine has {len(cpus)}")
+        return cpus[index]
+
+    def _debug_on(self, index: int) -> None:
+        # Breakpoints are the machine's; the debugger follows the vCPU whose turn it is.
+        self.debugger.cpu = self.machine.cpus[index]
+        self.debugger.interp = self.interpreters[index]
 
     # --- requests ----------------------------------------------------------------------
     def cont(self, args: Dict[str, Any]) -> Dict[str, Any]:
@@ -135,7 +154,8 @@ class Worker:
     def stop(self, args: Dict[str, Any]) -> Dict[str, Any]:
         self.running = False
         cpu = self.machine.cpu
-        return {"pc": cpu.pc, "icount": cpu.icount}
+        return {"pc": cpu.pc, "icount": self.machine.scheduler.now(),
+                "cpu": self.machine.scheduler.current}
 
     def step(self, args: Dict[str, Any]) -> Dict[str, Any]:
         self.running = False
@@ -143,7 +163,7 @@ class Worker:
         return self.stop(args)
 
     def set_registers(self, args: Dict[str, Any]) -> Dict[str, Any]:
-        set_registers(self.machine.cpu, args["registers"])
+        set_registers(self._cpu(args), args["registers"])
         return {}
 
     def insert_breakpoint(self, args: Dict[str, Any]) -> Dict[str, Any]:
@@ -155,8 +175,16 @@ class Worker:
                                                 int(args["length"]))}
 
     def debug_step(self, args: Dict[str, Any]) -> Dict[str, Any]:
+        """One instruction of one vCPU (the others stay where they are)."""
         self.running = False
-        return self._execute(1, step=True) or {"reason": STEP}
+        cpu = self._cpu(args)
+        index = self.machine.cpus.index(cpu)
+        scheduler = self.machine.scheduler
+        if scheduler.current != index:
+            cpu.reserve = None      # as when the scheduler switches vCPUs
+            scheduler.current = index
+        stop = self._execute(1, step=True)
+        return {"reason": STEP, "cpu": index} if stop is None else stop
 
     def invalidate(self, args: Dict[str, Any]) -> Dict[str, Any]:
         """Drop translations of RAM the control process rewrote (the debugger's writes)."""
@@ -191,7 +219,7 @@ class Worker:
 
     def break_at(self, args: Dict[str, Any]) -> Dict[str, Any]:
         icount = args.get("icount")
-        if icount is not None and int(icount) < self.machine.cpu.icount:
+        if icount is not None and int(icount) < self.machine.scheduler.now():
             return {"past": True}
         self.break_icount = None if icount is None else int(icount)
         return {"past": False}
@@ -221,21 +249,37 @@ class Worker:
         Returns the debugger's stop (a breakpoint, a watchpoint or the end of a step), which
         is also sent as an event unless this is a step, whose reply carries it.
         """
-        cpu = self.machine.cpu
-        stop: Optional[Dict[str, Any]] = None
+        machine = self.machine
+        scheduler = machine.scheduler
+        stops: List[Dict[str, Any]] = []
+
+        def debug_run(index: int, budget: int) -> Optional[str]:
+            self._debug_on(index)
+            outcome, stop = self.debugger.run(budget, step)
+            if stop is None:
+                return outcome
+            stop["cpu"] = index
+            stops.append(stop)
+            return STOPPED
+
         try:
-            if step or self.debugger.active:
-                outcome, stop = self.debugger.run(budget, step)
+            if step:
+                outcome = debug_run(scheduler.current, 1)
+            elif self.debugger.active:
+                outcome = scheduler.run(budget, debug_run)
             else:
-                outcome = self.machine.engine.run(budget)
+                outcome = scheduler.run(budget)
         except MachineStop as end:
             self._event(control.EV_RESET_REQUEST if end.status == REBOOT_STATUS
                         else control.EV_SHUTDOWN)
             return None
         except Exception as e:   # an emulator bug: report it, keep the state for inspection
             traceback.print_exc()
-            self._event(control.EV_ERROR, reason=f"{type(e).__name__}: {e} at pc {cpu.pc:#x}")
+            cpu = machine.cpus[scheduler.current]
+            self._event(control.EV_ERROR, reason=f"{type(e).__name__}: {e} at pc {cpu.pc:#x}"
+                        + (f" on vCPU {scheduler.current}" if len(machine.cpus) > 1 else ""))
             return None
+        stop = stops[0] if stops else None
         if stop is not None and not step:
             self._event(control.EV_DEBUG_STOP, **stop)
         elif outcome == IDLE and self.running:
@@ -243,10 +287,9 @@ class Worker:
         return stop
 
     def _idle(self) -> None:
-        """The vCPU ceded with no timer armed: wait for console input or a request."""
+        """Every vCPU is idle with no timer armed: wait for console input or a request."""
         console = self.console
-        if console.pending:
-            self.machine.cpu.halted = False
+        if console.pending and self.machine.wake_ceded():
             return
         if console.in_fd is None and not self.stuck_reported:
             self.stuck_reported = True
@@ -259,22 +302,23 @@ class Worker:
         if console.in_fd is not None and console.in_fd in readable:
             console.fill()
             if console.pending:
-                self.machine.cpu.halted = False
+                self.machine.wake_ceded()
         if self.channel.sock in readable:
             self.attention.clear()
             self.handle(self.channel.drain())
 
     def _run_slice(self) -> None:
         budget = SLICE
+        now = self.machine.scheduler.now()
         if self.break_icount is not None:
-            icount = self.machine.cpu.icount
+            icount = now
             if icount >= self.break_icount:
                 self.break_icount = None
                 self._event(control.EV_BREAK, icount=icount)
                 return
             budget = min(budget, self.break_icount - icount)
         if self.limit is not None:
-            budget = min(budget, self.limit - self.machine.cpu.icount)
+            budget = min(budget, self.limit - now)
             if budget <= 0:
                 self._event(control.EV_LIMIT, reason=(
                     f"instruction limit of {self.limit} reached at pc {self.machine.cpu.pc:#x}"))

@@ -39,10 +39,10 @@ PLAIN_C_PROGRAMS = (
     "stringops",
 )
 GUEST_PROGRAMS = ("hello", "demo", "hcalls", *PLAIN_C_PROGRAMS, "interrupts", "fparith", "fpround",
-                  "cas")
+                  "cas", "smp")
 
 # Sources beyond NAME.c, and the runtime every guest links.
-EXTRA_SOURCES = {"interrupts": ("vectors.S",)}
+EXTRA_SOURCES = {"interrupts": ("vectors.S",), "smp": ("smp_entry.S",)}
 RUNTIME_SOURCES = ("crt0.S", "runtime.c")
 LINKER_SCRIPT = "guest.ld"
 
