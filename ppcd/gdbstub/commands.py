@@ -77,6 +77,10 @@ def threads_matching(session: "Session", text: bytes) -> List[int]:
 
 
 def stop_reply(session: "Session", stop: Stop) -> bytes:
+    # The stopped thread becomes the one g/G/p/P, s and c act on, as in QEMU's stub: gdb
+    # reads the registers of the thread the reply names without sending H first.
+    if stop.thread in session.target.threads():
+        session.general_thread = session.continue_thread = stop.thread
     reply = b"T%02xthread:%s;" % (stop.signal, format_thread(stop.thread))
     if stop.reason in ("watch", "rwatch", "awatch") and stop.address is not None:
         reply += b"%s:%x;" % (stop.reason.encode(), stop.address)
@@ -146,7 +150,7 @@ async def q_thread_extra_info(session: "Session", args: bytes) -> bytes:
     _, tid = parse_thread(args.lstrip(b","))
     if tid not in session.target.threads():
         return E_INVALID
-    return session.target.thread_name(tid).encode().hex().encode()
+    return (await session.target.thread_name(tid)).encode().hex().encode()
 
 
 @packet("H")
@@ -159,6 +163,8 @@ async def set_thread(session: "Session", args: bytes) -> bytes:
         return E_INVALID
     if operation == b"g":
         session.general_thread = matching[0]
+    else:
+        session.continue_thread = matching[0]
     return b"OK"
 
 
@@ -340,9 +346,12 @@ async def step_signal(session: "Session", args: bytes) -> Optional[bytes]:
 async def _resume_at(session: "Session", address: bytes, action: str) -> Optional[bytes]:
     if address:
         try:
-            await session.target.set_pc(session.general_thread, hex_int(address))
+            await session.target.set_pc(session.continue_thread, hex_int(address))
         except TargetError:
             return E_INVALID
+    if action == STEP:
+        # The legacy s packet steps the thread Hc chose (QEMU's c_cpu); the others hold.
+        return await resume(session, {session.continue_thread: STEP})
     return await resume(session, {t: action for t in session.target.threads()})
 
 

@@ -32,8 +32,8 @@ from .target import (
 if TYPE_CHECKING:
     from ..daemon import VirtualMachine
 
-# Only vCPU 0 exists until ppcd has --smp; thread ids are vCPU index + 1.
-THREAD = 1
+# Thread ids are vCPU index + 1 (gdb's thread 0 means "any").
+FIRST_THREAD = 1
 # The signal a stop reports by the run state it left the machine in (QEMU's
 # gdb_vm_state_change); a debugger stop is SIGTRAP.
 STATE_SIGNALS = {"debug": SIGTRAP, "paused": SIGINT, "internal-error": SIGABRT,
@@ -52,6 +52,7 @@ class MachineTarget(Target):
     def __init__(self, vm: "VirtualMachine") -> None:
         self.vm = vm
         self.monitor_session = _Monitor(vm)
+        self.last_thread = FIRST_THREAD     # the thread the latest stop named
         vm.listeners.append(self._on_event)
 
     def close(self) -> None:
@@ -63,16 +64,17 @@ class MachineTarget(Target):
 
     def current_stop(self) -> Stop:
         if self.vm.state == "debug" and self.vm.debug_stop is not None:
-            return _debug_stop(self.vm.debug_stop)
-        return Stop(STATE_SIGNALS.get(self.vm.state, SIGTRAP), THREAD)
+            return self._debug_stop(self.vm.debug_stop)
+        return Stop(STATE_SIGNALS.get(self.vm.state, SIGTRAP), self.last_thread)
 
     # --- threads and registers ------------------------------------------------------------
     def threads(self) -> List[int]:
-        return [THREAD]
+        return list(range(FIRST_THREAD, FIRST_THREAD + self.vm.cpu_count))
 
-    def thread_name(self, thread: int) -> str:
-        # QEMU's words; ppcd does not tell a ceded vCPU ("halted ") from a running one.
-        return f"CPU#{thread - 1} [running]"
+    async def thread_name(self, thread: int) -> str:
+        # QEMU's words: a vCPU waiting in H_CEDE or stopped (RTAS) is halted.
+        halted = (await self._registers(thread)).get("halted")
+        return f"CPU#{thread - FIRST_THREAD} [{'halted ' if halted else 'running'}]"
 
     def features(self) -> Dict[str, bytes]:
         return power.FEATURES
@@ -80,18 +82,18 @@ class MachineTarget(Target):
     def register_count(self) -> int:
         return len(power.REGISTERS)
 
-    async def _registers(self) -> Dict[str, Any]:
+    async def _registers(self, thread: int) -> Dict[str, Any]:
         try:
-            return await self.vm.registers()
+            return await self.vm.registers(thread - FIRST_THREAD)
         except QMPError as e:
             raise TargetError(e.desc) from None
 
     async def read_registers(self, thread: int) -> List[bytes]:
-        registers = await self._registers()
+        registers = await self._registers(thread)
         return [power.read_register(registers, n) for n in range(len(power.REGISTERS))]
 
     async def write_registers(self, thread: int, values: Dict[int, bytes]) -> None:
-        registers = await self._registers()
+        registers = await self._registers(thread)
         changes: Dict[str, Any] = {}
         try:
             for number, data in values.items():
@@ -105,13 +107,13 @@ class MachineTarget(Target):
         except ValueError as e:
             raise TargetError(str(e)) from None
         try:
-            await self.vm.ask(control.OP_SET_REGISTERS, registers=changes)
+            await self.vm.set_registers(changes, thread - FIRST_THREAD)
         except QMPError as e:
             raise TargetError(e.desc) from None
 
     async def set_pc(self, thread: int, address: int) -> None:
         try:
-            await self.vm.ask(control.OP_SET_REGISTERS, registers={"pc": address})
+            await self.vm.set_registers({"pc": address}, thread - FIRST_THREAD)
         except QMPError as e:
             raise TargetError(e.desc) from None
 
@@ -152,17 +154,18 @@ class MachineTarget(Target):
     # --- running ----------------------------------------------------------------------------
     async def attach(self) -> Stop:
         await self.vm.stop()
-        return Stop(SIGTRAP, THREAD)
+        return Stop(SIGTRAP, FIRST_THREAD)
 
     def running(self) -> bool:
         return self.vm.running
 
     async def resume(self, actions: Dict[int, str]) -> Optional[Stop]:
-        action = actions.get(THREAD)
+        stepping = [thread for thread, action in actions.items() if action == STEP]
         try:
-            if action == STEP:
-                return _debug_stop(await self.vm.step())
-            if action == CONTINUE:
+            if stepping:
+                # ppcd steps one vCPU while the others wait (QEMU lets them run a little).
+                return self._debug_stop(await self.vm.step(stepping[0] - FIRST_THREAD))
+            if CONTINUE in actions.values():
                 await self.vm.cont()
                 return None
         except QMPError:
@@ -188,7 +191,10 @@ class MachineTarget(Target):
         self.vm.finish(0)
 
 
-def _debug_stop(stop: Dict[str, Any]) -> Stop:
-    """A stop of the worker's debugger (ppcd/machine/debug.py) as gdb reports it."""
-    reason = stop.get("reason")
-    return Stop(SIGTRAP, THREAD, None if reason == "step" else reason, stop.get("address"))
+    def _debug_stop(self, stop: Dict[str, Any]) -> Stop:
+        """A stop of the worker's debugger (ppcd/machine/debug.py) as gdb reports it, in the
+        thread of the vCPU that stopped; later stops without a vCPU name that thread too."""
+        reason = stop.get("reason")
+        self.last_thread = FIRST_THREAD + int(stop.get("cpu", 0))
+        return Stop(SIGTRAP, self.last_thread, None if reason == "step" else reason,
+                    stop.get("address"))

@@ -83,6 +83,7 @@ class Session:
         self.start_no_ack = False
         self.client_features: Set[str] = set()
         self.general_thread = target.threads()[0]
+        self.continue_thread = self.general_thread      # Hc: the thread s and c act on
         self.waiting = False            # gdb waits for a stop reply
         self.last_stop = Stop(SIGTRAP, self.general_thread)
         self._last_sent = b""

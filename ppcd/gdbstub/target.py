@@ -50,7 +50,7 @@ class Target(abc.ABC):
         """Thread ids, one per vCPU, from 1."""
 
     @abc.abstractmethod
-    def thread_name(self, thread: int) -> str:
+    async def thread_name(self, thread: int) -> str:
         """What `info threads` shows next to the thread's id."""
 
     @abc.abstractmethod
@@ -93,7 +93,8 @@ class Target(abc.ABC):
     @abc.abstractmethod
     async def resume(self, actions: Dict[int, str]) -> Optional[Stop]:
         """Resume threads (action per thread). A step's stop is returned; a continued
-        machine reports its stop through on_stop later and this returns None."""
+        machine reports its stop through on_stop later and this returns None. All-stop:
+        stepping one thread holds the others, whatever their actions."""
 
     @abc.abstractmethod
     async def interrupt(self) -> None:

@@ -39,6 +39,7 @@ CPU_MODELS = {
 LARGE_DECREMENTER_ISA = 300
 
 ENTRY_POINT = 0x400000
+SYSTEM_RESET_VECTOR = 0x100
 # QEMU 7.2's pseries accepts up to this many vCPUs with TCG; ppcd keeps the same limit.
 MAX_CPUS = 1024
 
@@ -123,6 +124,7 @@ class Machine:
         cpu.gpr[5] = 0
         for secondary in self.cpus[1:]:
             secondary.msr = 0
+            secondary.pc = SYSTEM_RESET_VECTOR   # where QEMU's reset leaves them
             secondary.halted = True
 
     def wake_ceded(self) -> bool:

@@ -56,6 +56,7 @@ def get_registers(cpu) -> Dict[str, Any]:
     registers["spr"] = {str(n): spr.read(cpu) & spr.mask for n, spr in SPRS.items()}
     registers["reserve"] = cpu.reserve
     registers["compat_pvr"] = cpu.compat_pvr    # read-only: the hypervisor sets the mode
+    registers["halted"] = cpu.halted            # read-only: ceded or stopped (RTAS)
     return registers
 
 

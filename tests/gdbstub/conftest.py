@@ -32,7 +32,7 @@ def build_debug_guest(name: str, endian: str, build_dir: pathlib.Path) -> pathli
     flags = [f for f in guest_build.GUEST_FLAGS if f != "-O2"] + ["-Og", "-g"]
     args = [*flags, "-T", str(guest_build.GUEST_DIR / guest_build.LINKER_SCRIPT)]
     # Absolute sources: _build joins names onto the guests' folder, which keeps these as they are.
-    sources = [*guest_build.RUNTIME_SOURCES, str(source)]
+    sources = [*guest_build.RUNTIME_SOURCES, str(source), *guest_build.EXTRA_SOURCES.get(name, ())]
     return guest_build._build(guest_build.guest_compiler(endian), args, sources,
                               [guest_build.LINKER_SCRIPT], build_dir / endian / f"{name}.elf")
 
@@ -104,9 +104,9 @@ def start_ppcd(tmp_path) -> Iterator:
 def start_qemu() -> Iterator:
     machines: List[Machine] = []
 
-    def start(elf: pathlib.Path) -> Machine:
+    def start(elf: pathlib.Path, smp: int = 1) -> Machine:
         port = free_port()
-        command = qemu_command(elf) + ["-gdb", f"tcp:127.0.0.1:{port}", "-S"]
+        command = qemu_command(elf, smp) + ["-gdb", f"tcp:127.0.0.1:{port}", "-S"]
         command[command.index("-serial") + 1] = "null"
         machine = Machine(command, port)
         machines.append(machine)
