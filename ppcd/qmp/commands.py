@@ -13,7 +13,7 @@ import trio
 
 from .. import __version__
 from ..cpu.compat import mode_name
-from ..machine.pseries import CPU_MODELS
+from ..machine.pseries import CPU_MODELS, MAX_CPUS
 from ..migration.manager import CAPABILITIES as MIGRATION_CAPABILITIES
 from ..migration.transport import TransportError
 from .events import EVENTS
@@ -52,9 +52,12 @@ def version_info() -> Dict[str, Any]:
     return {"qemu": dict(QEMU_VERSION), "package": f"ppcd {__version__}"}
 
 
-def check_cpu_index(cpu_index: int) -> None:
-    if cpu_index != 0:
+def check_cpu_index(session: "Session", cpu_index: int) -> int:
+    """A cpu-index argument as QEMU's monitor_set_cpu takes it (a C int) naming a vCPU."""
+    index = (cpu_index + (1 << 31)) % (1 << 32) - (1 << 31)
+    if not 0 <= index < session.vm.cpu_count:
         raise QMPError("Parameter 'cpu-index' expects a CPU number")
+    return index
 
 
 # --- negotiation and introspection ----------------------------------------------------------
@@ -101,20 +104,28 @@ async def query_target(session: "Session") -> Dict[str, Any]:
 
 @command("query-cpus-fast")
 async def query_cpus_fast(session: "Session") -> List[Dict[str, Any]]:
-    # The vCPU "thread" is the worker process.
-    return [{"thread-id": session.vm.worker_pid, "props": {"core-id": 0, "node-id": 0},
-             "qom-path": "/machine/unattached/device[1]/thread[0]", "cpu-index": 0,
-             "target": "ppc64"}]
+    # QEMU's pseries with -smp N: vCPU i is thread 0 of core i (a spapr-cpu-core, the
+    # machine's (i+1)th unattached device). Every vCPU runs in the worker process, so its pid
+    # is each vCPU's thread-id.
+    pid = session.vm.worker_pid
+    return [{"thread-id": pid, "props": {"core-id": index, "node-id": 0},
+             "qom-path": f"/machine/unattached/device[{index + 1}]/thread[0]",
+             "cpu-index": index, "target": "ppc64"} for index in range(session.vm.cpu_count)]
 
 
 @command("x-query-cpu-compat")
 async def x_query_cpu_compat(session: "Session") -> List[Dict[str, Any]]:
     """Each vCPU's compatibility mode: the logical PVR (0: raw), max-cpu-compat's, the PCR."""
     vm = session.vm
-    registers = await vm.registers()
-    compat_pvr = int(registers["compat_pvr"])
-    return [{"cpu-index": 0, "compat-pvr": compat_pvr, "mode": mode_name(compat_pvr) or "raw",
-             "max-cpu-compat": vm.migration.max_compat_pvr, "pcr": int(registers["spr"]["338"])}]
+    compat = []
+    for index in range(vm.cpu_count):
+        registers = await vm.registers(index)
+        compat_pvr = int(registers["compat_pvr"])
+        compat.append({"cpu-index": index, "compat-pvr": compat_pvr,
+                       "mode": mode_name(compat_pvr) or "raw",
+                       "max-cpu-compat": vm.migration.max_compat_pvr,
+                       "pcr": int(registers["spr"]["338"])})
+    return compat
 
 
 # --- the virtual clock's instruction count (QEMU's qapi/replay.json) ---------------------------
@@ -122,8 +133,13 @@ async def x_query_cpu_compat(session: "Session") -> List[Dict[str, Any]]:
 # (since reset, migrated with the guest) is deterministic, so a break at it is too.
 @command("query-replay")
 async def query_replay(session: "Session") -> Dict[str, Any]:
-    registers = await session.vm.registers()
-    return {"mode": "none", "icount": int(registers["icount"])}
+    # The machine's time: the furthest vCPU clock (an idle vCPU's stands still), which is
+    # what replay-break counts.
+    vm = session.vm
+    icount = 0
+    for index in range(vm.cpu_count):
+        icount = max(icount, int((await vm.registers(index))["icount"]))
+    return {"mode": "none", "icount": icount}
 
 
 @command("replay-break", Member("icount", INT))
@@ -146,7 +162,8 @@ async def query_cpu_definitions(session: "Session") -> List[Dict[str, Any]]:
 
 @command("query-machines")
 async def query_machines(session: "Session") -> List[Dict[str, Any]]:
-    return [{"name": "pseries-7.2", "alias": "pseries", "is-default": True, "cpu-max": 1,
+    # cpu-max: the most vCPUs ppcd runs (--smp); QEMU's pseries says 4096.
+    return [{"name": "pseries-7.2", "alias": "pseries", "is-default": True, "cpu-max": MAX_CPUS,
              "hotpluggable-cpus": False, "numa-mem-supported": False, "deprecated": False,
              "default-cpu-type": "power9-powerpc64-cpu", "default-ram-id": "ppc_spapr.ram"}]
 
@@ -220,7 +237,7 @@ async def _save(session: "Session", address: int, size: int, filename: str,
          Member("cpu-index", INT, optional=True))
 async def memsave(session: "Session", val: int, size: int, filename: str,
                   cpu_index: int = 0) -> Dict[str, Any]:
-    check_cpu_index(cpu_index)
+    check_cpu_index(session, cpu_index)     # ppcd's MMU is the same for every vCPU
     return await _save(session, val, size, filename, physical=False)
 
 
@@ -233,8 +250,8 @@ async def pmemsave(session: "Session", val: int, size: int, filename: str) -> Di
          Member("cpu-index", INT, optional=True))
 async def human_monitor_command(session: "Session", command_line: str,
                                 cpu_index: int = 0) -> str:
-    check_cpu_index(cpu_index)
-    return await run_hmp(session, command_line)
+    # QEMU runs each command in a fresh monitor whose current vCPU is cpu-index (or 0).
+    return await run_hmp(session, command_line, check_cpu_index(session, cpu_index))
 
 
 # --- migration (ppcd/migration/manager.py; qapi/migration.json) ----------------------------

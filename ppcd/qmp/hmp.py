@@ -2,6 +2,11 @@
 
 Only the commands listed in HELP exist. Output lines end with CRLF, as QEMU's monitor writes
 them; `x`, `xp` and `info registers` print what QEMU 7.2 prints for a POWER9 pseries vCPU.
+
+The monitor has a current vCPU (QEMU's mon_get_cpu): `info registers`, `x/i`, `$pc`-style
+registers and the `*` of `info cpus` are its. human-monitor-command's cpu-index chooses it for
+that one command (QEMU runs each human-monitor-command in a fresh monitor: `cpu N` lasts only
+until the command ends); a monitor that lives on (gdb's `monitor`) keeps what `cpu N` chose.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ if TYPE_CHECKING:
 
 HELP = (
     ("cont|c", "", "resume emulation"),
+    ("cpu", "index", "set the default CPU"),
     ("help|?", "[cmd]", "show the help"),
     ("info", "[subcommand]", "show various information about the system state"),
     ("quit|q", "", "quit the emulator"),
@@ -31,15 +37,17 @@ HELP = (
     ("xp", "/fmt addr", "physical memory dump starting at 'addr'"),
 )
 INFO_HELP = (
-    ("chardev", "show the character devices"),
-    ("cpus", "show infos for each CPU"),
-    ("migrate", "show migration status"),
-    ("migrate_capabilities", "show current migration capabilities"),
-    ("migrate_parameters", "show current migration parameters"),
-    ("name", "show the current VM name"),
-    ("registers", "show the cpu registers"),
-    ("status", "show the current VM status (running|paused)"),
-    ("version", "show the version of QEMU"),
+    ("chardev", "", "show the character devices"),
+    ("cpus", "", "show infos for each CPU"),
+    ("migrate", "", "show migration status"),
+    ("migrate_capabilities", "", "show current migration capabilities"),
+    ("migrate_parameters", "", "show current migration parameters"),
+    ("name", "", "show the current VM name"),
+    ("registers", "[-a|vcpu]", "show the cpu registers (-a: show register info for all cpus; "
+     "vcpu: specific vCPU to query; show the current CPU's registers if no argument is "
+     "specified)"),
+    ("status", "", "show the current VM status (running|paused)"),
+    ("version", "", "show the version of QEMU"),
 )
 # A dump bigger than this is refused: the reply is one JSON string.
 MAX_DUMP = 1 << 16
@@ -50,18 +58,30 @@ class HMPFailure(Exception):
     """Printed as the command's output; the command has no effect."""
 
 
+class HMPArgumentError(HMPFailure):
+    """Arguments QEMU's monitor_parse_arguments refuses: the reason, then where help is."""
+
+    def __init__(self, reason: str, command: str) -> None:
+        super().__init__(f"{reason}\nTry \"help {command}\" for more information")
+
+
 @dataclass
 class HMPState:
-    """What QEMU's monitor remembers between commands: the last x/xp format and size."""
+    """What QEMU's monitor remembers between commands: the last x/xp format and size, and the
+    current vCPU (`cpu N`)."""
 
     format: str = "x"
     size: int = 4
+    cpu: int = 0
 
 
 _COMMAND = re.compile(r"\s*([^\s/]+)(.*)", re.DOTALL)
 
 
-async def run_hmp(session: "Session", line: str) -> str:
+async def run_hmp(session: "Session", line: str, cpu: Optional[int] = None) -> str:
+    """The output of one command line; `cpu` (a valid index) becomes the current vCPU first."""
+    if cpu is not None:
+        session.hmp.cpu = cpu
     # A format sticks to its command with no space between: "x/4xw 0x400000".
     m = _COMMAND.match(line)
     if m is None:
@@ -80,15 +100,97 @@ async def run_hmp(session: "Session", line: str) -> str:
 
 
 # --- commands ----------------------------------------------------------------------------------
+def current_cpu(session: "Session") -> int:
+    """The monitor's current vCPU (vCPU 0 if it names none the machine has, as QEMU's)."""
+    index = session.hmp.cpu
+    return index if 0 <= index < session.vm.cpu_count else 0
+
+
 async def _help(session: "Session", rest: str) -> str:
+    words = rest.split()
+    if words[:1] == ["info"]:
+        return "".join(f"info {name} {args} -- {text}\n" for name, args, text in INFO_HELP
+                       if len(words) == 1 or words[1] == name)
     return "".join(f"{name} {args} -- {text}\n" for name, args, text in HELP
-                   if not rest or rest in name.split("|"))
+                   if not words or words[0] in name.split("|"))
+
+
+async def _cpu(session: "Session", rest: str) -> str:
+    """cpu N (QEMU's hmp_cpu): the monitor's current vCPU."""
+    index, rest = await _int_argument(session, rest, "cpu")
+    _no_more(rest, "cpu", "cpu")
+    if index is None:
+        raise HMPArgumentError("unexpected end of expression", "cpu")
+    if not 0 <= index < session.vm.cpu_count:
+        raise HMPFailure("invalid CPU index")
+    session.hmp.cpu = index
+    return ""
+
+
+async def _int_argument(session: "Session", text: str, name: str,
+                        help_name: Optional[str] = None) -> Tuple[Optional[int], str]:
+    """An optional 32-bit integer argument (QEMU's args_type "i?"): its value as QEMU's int
+    (None when there is none) and the text after it."""
+    help_name = help_name or name
+    if not text.strip():
+        return None, ""
+    registers = await session.vm.registers(current_cpu(session)) if "$" in text else {}
+    value, rest = evaluate_prefix(text, registers, help_name)
+    value &= (1 << 64) - 1      # QEMU's int64_t
+    if value >> 32:
+        raise HMPArgumentError(f"'{name}' has failed: integer is for 32-bit values", help_name)
+    value &= 0xFFFF_FFFF
+    return value - (1 << 32) if value >> 31 else value, rest
+
+
+def _no_more(rest: str, name: str, help_name: str) -> None:
+    if rest.strip():
+        raise HMPArgumentError(f"{name}: extraneous characters at the end of line", help_name)
+
+
+async def _info_cpus(session: "Session", rest: str) -> str:
+    # QEMU 7.2's hmp_info_cpus: one line per vCPU, '*' at the monitor's current one. Every
+    # vCPU runs in the worker process, which is each one's "thread".
+    _no_more(rest, "cpus", "info cpus")
+    current = current_cpu(session)
+    pid = session.vm.worker_pid
+    return "".join(f"{'*' if index == current else ' '} CPU #{index}: thread_id={pid}\n"
+                   for index in range(session.vm.cpu_count))
+
+
+async def _info_registers(session: "Session", rest: str) -> str:
+    # QEMU 7.2's hmp_info_registers ("cpustate_all:-a,vcpu:i?").
+    vm = session.vm
+    rest = rest.lstrip()
+    all_cpus = False
+    if rest.startswith("-"):
+        if rest[1:2] != "a":
+            raise HMPArgumentError(f"registers: unsupported option -{rest[1:2]}",
+                                   "info registers")
+        all_cpus = True
+        rest = rest[2:]
+    vcpu, rest = await _int_argument(session, rest, "registers", "info registers")
+    _no_more(rest, "registers", "info registers")
+    if all_cpus:
+        indexes = list(range(vm.cpu_count))
+    elif vcpu is not None and vcpu >= 0:
+        if vcpu >= vm.cpu_count:
+            return f"CPU#{vcpu} not available\n"
+        indexes = [vcpu]
+    else:
+        indexes = [current_cpu(session)]
+    text = ""
+    for index in indexes:
+        registers = await vm.registers(index)
+        text += format_registers(registers, index) + \
+            format_compat(registers, vm.migration.max_compat_pvr)
+    return text
 
 
 async def _info(session: "Session", rest: str) -> str:
     if not rest:
-        return "".join(f"info {name}  -- {text}\n" for name, text in INFO_HELP)
-    what = rest.split()[0]
+        return "".join(f"info {name} {args} -- {text}\n" for name, args, text in INFO_HELP)
+    what, arguments = (rest.split(None, 1) + [""])[:2]
     vm = session.vm
     if what == "status":
         text = f"VM status: {'running' if vm.running else 'paused'}"
@@ -96,7 +198,7 @@ async def _info(session: "Session", rest: str) -> str:
             text += f" ({vm.state})"
         return text + "\n"
     if what == "cpus":
-        return f"* CPU #0: thread_id={vm.worker_pid}\n"
+        return await _info_cpus(session, arguments)
     if what == "chardev":
         # QEMU's line, and what ppcd adds: output the backend could not take.
         return (f"serial0: filename={vm.console.backend.filename}\n"
@@ -113,8 +215,7 @@ async def _info(session: "Session", rest: str) -> str:
     if what == "migrate_parameters":
         return format_migrate_parameters(vm.migration)
     if what == "registers":
-        registers = await vm.registers()
-        return format_registers(registers) + format_compat(registers, vm.migration.max_compat_pvr)
+        return await _info_registers(session, arguments)
     raise HMPFailure(f"unknown command: 'info {what}'")
 
 
@@ -153,6 +254,7 @@ async def _xp(session: "Session", rest: str) -> str:
 
 _COMMANDS: Dict[str, Callable[["Session", str], Any]] = {
     "help": _help, "?": _help, "info": _info, "stop": _stop, "cont": _cont, "c": _cont,
+    "cpu": _cpu,
     "system_reset": _system_reset, "system_powerdown": _system_powerdown,
     "quit": _quit, "q": _quit, "x": _x, "xp": _xp,
 }
@@ -282,8 +384,8 @@ async def _dump(session: "Session", text: str, physical: bool) -> str:
     count, fmt, size, rest = parse_format(text, session.hmp)
     registers: Dict[str, Any] = {}
     if "$" in rest or fmt == "i":
-        registers = await session.vm.registers()
-    address = evaluate(rest, registers) & ((1 << 64) - 1)
+        registers = await session.vm.registers(current_cpu(session))
+    address = evaluate(rest, registers, "xp" if physical else "x") & ((1 << 64) - 1)
     if fmt == "c":
         size = 1
     if fmt == "i":
@@ -351,7 +453,12 @@ def _disassemble(session: "Session", address: int, count: int, physical: bool,
 
 
 # --- expressions: numbers, $registers, + - * / % & | ^ ~ and parentheses ----------------------
-_TOKEN = re.compile(r"\s*(?:(0[xX][0-9a-fA-F]+|\d+)|(\$\w+)|([-+*/%&|^~()]))")
+# Numbers as C's strtoull reads them (0x hex, 0 octal, decimal), as QEMU's monitor does.
+_TOKEN = re.compile(r"\s*(?:(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)|\$(\w*)|([-+*/%&|^~()]))")
+
+
+class _ExpressionError(Exception):
+    pass
 
 
 def register_value(name: str, registers: Dict[str, Any]) -> int:
@@ -365,28 +472,48 @@ def register_value(name: str, registers: Dict[str, Any]) -> int:
         return registers["gpr"][int(m.group(1))]
     if name in ("lr", "ctr", "msr", "cr", "xer", "fpscr", "cfar", "dec"):
         return registers[name]
-    raise HMPFailure("unknown register\nTry \"help x\" for more information")
+    raise _ExpressionError("unknown register")
 
 
-def evaluate(text: str, registers: Dict[str, Any]) -> int:
-    tokens: List[Tuple[str, str]] = []
+def evaluate_prefix(text: str, registers: Dict[str, Any],
+                    command: str = "x") -> Tuple[int, str]:
+    """The value of the expression `text` begins with, and the text after it (QEMU's get_expr:
+    the expression ends where no operator follows). Errors name `command` for help."""
+    tokens: List[Tuple[str, str, int]] = []     # (kind, text, where it starts)
     pos = 0
-    text = text.rstrip()
-    while pos < len(text):
+    while True:
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+        if pos == len(text):
+            break
         m = _TOKEN.match(text, pos)
         if m is None:
-            raise HMPFailure("invalid char in expression\nTry \"help x\" for more information")
-        pos = m.end()
+            tokens.append(("bad", text[pos], pos))     # an error only if it is reached
+            break
         if m.group(1):
-            tokens.append(("n", str(int(m.group(1), 0))))
-        elif m.group(2):
-            tokens.append(("n", str(register_value(m.group(2)[1:], registers))))
+            digits = m.group(1)
+            value = int(digits, 16 if digits[1:2] in ("x", "X") else 8 if
+                        digits.startswith("0") else 10)
+            tokens.append(("n", str(value), pos))
+        elif m.group(2) is not None:
+            tokens.append(("reg", m.group(2), pos))
         else:
-            tokens.append(("op", m.group(3)))
-    parser = _Expression(tokens)
-    value = parser.sum()
-    if parser.pos != len(tokens):
-        raise HMPFailure("junk at end of expression\nTry \"help x\" for more information")
+            tokens.append(("op", m.group(3), pos))
+        pos = m.end()
+    parser = _Expression(tokens, registers)
+    try:
+        value = parser.sum()
+    except _ExpressionError as e:
+        raise HMPArgumentError(str(e), command) from None
+    rest = text[tokens[parser.pos][2]:] if parser.pos < len(tokens) else ""
+    return value, rest
+
+
+def evaluate(text: str, registers: Dict[str, Any], command: str = "x") -> int:
+    """The value of the expression that is all of `text`."""
+    value, rest = evaluate_prefix(text, registers, command)
+    if rest.strip():
+        raise HMPArgumentError(f"{command}: extraneous characters at the end of line", command)
     return value
 
 
@@ -395,8 +522,9 @@ class _Expression:
              "|": lambda a, b: a | b, "^": lambda a, b: a ^ b}
     _PRODUCTS = {"*": lambda a, b: a * b, "/": lambda a, b: a // b, "%": lambda a, b: a % b}
 
-    def __init__(self, tokens: List[Tuple[str, str]]) -> None:
+    def __init__(self, tokens: List[Tuple[str, str, int]], registers: Dict[str, Any]) -> None:
         self.tokens = tokens
+        self.registers = registers
         self.pos = 0
 
     def _peek(self) -> Optional[str]:
@@ -419,17 +547,19 @@ class _Expression:
             self.pos += 1
             right = self.unary()
             if right == 0 and op_name in "/%":
-                raise HMPFailure("division by zero\nTry \"help x\" for more information")
+                raise _ExpressionError("division by zero")
             value = self._PRODUCTS[op_name](value, right)
         return value
 
     def unary(self) -> int:
         if self.pos >= len(self.tokens):
-            raise HMPFailure("unexpected end of expression\nTry \"help x\" for more information")
-        kind, text = self.tokens[self.pos]
+            raise _ExpressionError("unexpected end of expression")
+        kind, text, _ = self.tokens[self.pos]
         self.pos += 1
         if kind == "n":
             return int(text)
+        if kind == "reg":
+            return register_value(text, self.registers)
         if text == "-":
             return -self.unary()
         if text == "+":
@@ -439,10 +569,10 @@ class _Expression:
         if text == "(":
             value = self.sum()
             if self._peek() != ")":
-                raise HMPFailure("')' expected\nTry \"help x\" for more information")
+                raise _ExpressionError("')' expected")
             self.pos += 1
             return value
-        raise HMPFailure("invalid char in expression\nTry \"help x\" for more information")
+        raise _ExpressionError(f"invalid char '{text}' in expression")
 
 
 # --- info registers (QEMU's ppc_cpu_dump_state) --------------------------------------------
@@ -456,13 +586,15 @@ _SPR_LINES = (
 )
 
 
-def format_registers(r: Dict[str, Any]) -> str:
+def format_registers(r: Dict[str, Any], index: int = 0) -> str:
+    """vCPU `index`'s registers as QEMU prints them (with hmp_info_registers' heading)."""
     spr = r["spr"]
     tb = (r["icount"] + r["tb_offset"]) & ((1 << 64) - 1)
     lines = [
         "",
-        "CPU#0",
-        f"NIP {r['pc']:016x}   LR {r['lr']:016x} CTR {r['ctr']:016x} XER {r['xer']:016x} CPU#0",
+        f"CPU#{index}",
+        f"NIP {r['pc']:016x}   LR {r['lr']:016x} CTR {r['ctr']:016x} XER {r['xer']:016x} "
+        f"CPU#{index}",
         f"MSR {r['msr']:016x} HID0 {int(spr.get('1008', 0)):016x}",
         f"TB {tb >> 32:08x} {tb & 0xFFFF_FFFF:08x} DECR {r['dec'] & 0xFFFF_FFFF}",
     ]

@@ -81,6 +81,7 @@ class FakeVM:
                                        info=lambda: {"filename": "null", "dropped": 0})
         self.finished: Optional[str] = None
         self.worker = None
+        self.cpu_count = 2
         self.migration = MigrationManager(self, MACHINE_TYPES[-1], allow_exec=False)
 
     running = property(lambda self: self.state == "running")
@@ -100,7 +101,7 @@ class FakeVM:
     def finish(self, status: int, quit_reason: Optional[str] = None) -> None:
         self.finished = quit_reason
 
-    async def registers(self) -> Dict[str, Any]:
+    async def registers(self, cpu: int = 0) -> Dict[str, Any]:
         return {"pc": 0x400000, "msr": 0, "gpr": [0] * 32, "fpr": [0] * 32, "lr": 0,
                 "ctr": 0, "cr": 0, "xer": 0, "fpscr": 0, "cfar": 0, "dec": 0, "icount": 0,
                 "tb_offset": 0, "reserve": None, "spr": {"338": 0}, "compat_pvr": 0}
@@ -122,7 +123,8 @@ def _arguments(tmp_path):
     names = st.sampled_from(["val", "size", "filename", "cpu-index", "command-line",
                              "enable", "x"])
     values = (json_values | st.sampled_from([str(tmp_path / "dump"), "info registers",
-                                             "x/4i $pc", "xp/2xg 0", ["oob"], 0, 16, -1]))
+                                             "info registers -a", "cpu 1", "info cpus",
+                                             "x/4i $pc", "xp/2xg 0", ["oob"], 0, 1, 16, -1]))
     return st.dictionaries(names, values, max_size=5)
 
 
