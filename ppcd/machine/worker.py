@@ -309,7 +309,9 @@ class Worker:
             self.handle(self.channel.drain())
 
     def _run_slice(self) -> None:
-        budget = SLICE
+        # A slice advances every running vCPU by this much: with N of them it runs N times
+        # as many instructions, so the time between two looks at the flag stays the same.
+        budget = max(1, SLICE // len(self.machine.cpus))
         now = self.machine.scheduler.now()
         if self.break_icount is not None:
             icount = now
