@@ -47,6 +47,10 @@ class Scheduler:
         cpus = self.cpus
         return cpus[0].icount if len(cpus) == 1 else max(cpu.icount for cpu in cpus)
 
+    def runnable(self) -> List[int]:
+        """The indexes of the vCPUs that can run now."""
+        return [index for index, cpu in enumerate(self.cpus) if not is_idle(cpu)]
+
     def _engine_run(self, index: int, budget: int) -> Optional[str]:
         return self.engines[index].run(budget)
 
@@ -67,8 +71,9 @@ class Scheduler:
         time = start
         while time < target:
             turn_end = min(time + QUANTUM, target)
-            for index, cpu in enumerate(cpus):
-                if is_idle(cpu):
+            for index in self.runnable():
+                cpu = cpus[index]
+                if is_idle(cpu):        # ceded or stopped during this round
                     continue
                 if cpu.icount < time:
                     cpu.icount = time       # it was idle until now: its clock catches up

@@ -311,7 +311,7 @@ class Worker:
     def _run_slice(self) -> None:
         # A slice advances every running vCPU by this much: with N of them it runs N times
         # as many instructions, so the time between two looks at the flag stays the same.
-        budget = max(1, SLICE // len(self.machine.cpus))
+        budget = max(1, SLICE // max(1, len(self.machine.scheduler.runnable())))
         now = self.machine.scheduler.now()
         if self.break_icount is not None:
             icount = now
