@@ -37,7 +37,7 @@ OP_RESET = "reset"                  # fresh vCPU in the entry state (RAM is the 
 OP_QUIT = "quit"                    # the worker exits with status 0 after replying
 # Migration (ppcd/migration): the state of a stopped vCPU and machine as plain values
 # (ppcd/migration/snapshot.py), and throttling the running vCPU.
-OP_SAVE_STATE = "save-state"        # -> {"cpu": {...}, "rtc_offset": x, "console_pending": hex}
+OP_SAVE_STATE = "save-state"        # -> {"cpus": [...], "rtc_offset": x, "console_pending": hex}
 OP_LOAD_STATE = "load-state"        # {"state": the same}: a fresh machine in that state
 OP_THROTTLE = "throttle"            # {"percent": P}: sleep P% of the time the vCPU runs
 # QMP replay-break: stop (EV_BREAK) when the guest has retired "icount" instructions in all

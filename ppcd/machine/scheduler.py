@@ -70,7 +70,9 @@ class Scheduler:
         target = start + budget
         time = start
         while time < target:
-            turn_end = min(time + QUANTUM, target)
+            # Turns end at multiples of QUANTUM whatever the slices are: how the vCPUs
+            # interleave depends on the virtual time only, not on when the worker looked up.
+            turn_end = min((time // QUANTUM + 1) * QUANTUM, target)
             for index in self.runnable():
                 cpu = cpus[index]
                 if is_idle(cpu):        # ceded or stopped during this round

@@ -5,13 +5,18 @@ hears nothing for GREET_AFTER greets it first:
 
     "PPCDHELO" be32 length, JSON {"ppcd": version, "machine": type, "max-cpu-compat": PVR,
                                   "sections": {name: {"version_id", "minimum_version_id",
-                                                      "subsections": {name: version_id}}}}
+                                                      "subsections": {name: version_id}}},
+                                  "cpus": vCPU count}
 
 The source answers before its stream, so the destination knows the greeting was read:
 
     "PPCDPLAN" be32 length, JSON {"accept": true} or {"refuse": "why, one line"}
 
-and on acceptance the QEVM stream follows, left as QEMU's analyze-migration.py reads it (the
+A greeting without "cpus" (ppcd before SMP) says nothing of the vCPU count; one with it lets
+the source refuse a destination whose --smp differs before the guest stops (the stream has
+one "cpu" section per vCPU, which the destination would refuse only at the end).
+
+On acceptance the QEVM stream follows, left as QEMU's analyze-migration.py reads it (the
 handshake is not part of the stream). A source that hears no greeting within GREETING_TIMEOUT
 talks to a peer without the handshake (ppcd 0.1, or a file/exec stream it never waits on):
 it sends what the machine type allows. A ppcd 0.1 source sends its stream at once, so a
@@ -24,7 +29,7 @@ from __future__ import annotations
 import json
 import struct
 from dataclasses import dataclass, field
-from typing import Any, Dict, FrozenSet, Optional, Sequence
+from typing import Any, Dict, FrozenSet, Optional, Sequence, Tuple
 
 import trio
 
@@ -39,6 +44,8 @@ from .machine import (
     DeviceSection,
     MachineType,
     compat_needed,
+    cpu_count_of,
+    section_key,
 )
 from .vmstate import Cursor, Truncated, VMStateDescription
 
@@ -89,10 +96,12 @@ def _loadable(vmsd: VMStateDescription) -> Dict[str, Any]:
 
 def greeting(machine: MachineType, max_compat_pvr: int,
              sections: Sequence[DeviceSection]) -> bytes:
-    """What this destination can load (every known subsection, whatever its machine type)."""
+    """What this destination can load (every known subsection, whatever its machine type), and
+    how many vCPUs it has (one "cpu" section each)."""
     return _message(GREETING, {
         "ppcd": __version__, "machine": machine.name, "max-cpu-compat": max_compat_pvr,
-        "sections": {s.name: _loadable(s.vmsd) for s in sections}})
+        "sections": {s.name: _loadable(s.vmsd) for s in sections},
+        "cpus": cpu_count_of(sections)})
 
 
 def plan_message(refusal: Optional[str]) -> bytes:
@@ -107,6 +116,7 @@ class Peer:
     max_compat_pvr: int                 # the mode it derives when cpu/compat is absent
     sections: Dict[str, Any] = field(default_factory=dict)
     handshake: bool = False
+    cpu_count: Optional[int] = None     # None: not said (no handshake, or ppcd before SMP)
 
     @classmethod
     def from_greeting(cls, body: Dict[str, Any]) -> "Peer":
@@ -117,8 +127,12 @@ class Peer:
                 "subsections": {str(sub): int(version)
                                 for sub, version in section["subsections"].items()}}
                 for name, section in body["sections"].items()}
+            cpus = body.get("cpus")
+            cpu_count = None if cpus is None else int(cpus)
+            if cpu_count is not None and cpu_count < 1:
+                raise ValueError(cpu_count)
             return cls(str(body["ppcd"]), int(body["max-cpu-compat"]), sections,
-                       handshake=True)
+                       handshake=True, cpu_count=cpu_count)
         except (KeyError, TypeError, ValueError, AttributeError):
             raise HandshakeError("the destination's migration greeting is malformed") from None
 
@@ -142,14 +156,24 @@ class Plan:
     refusal: Optional[str] = None
 
 
-def plan(sections: Sequence[DeviceSection], state_of: Dict[str, Dict[str, Any]],
+Key = Tuple[str, int]
+
+
+def plan(sections: Sequence[DeviceSection], state_of: Dict[Key, Dict[str, Any]],
          properties: Dict[str, Any], machine: MachineType, peer: Peer) -> Plan:
-    """Check every section and needed subsection against what the peer loads (when it said),
-    and the compat mode against what the peer will restore (QEMU's cpu_post_load rule: the
-    mode from cpu/compat, else the destination's max-cpu-compat)."""
+    """Check the vCPU count (when the peer said it), every section and needed subsection
+    against what the peer loads (when it said), and each vCPU's compat mode against what the
+    peer will restore (QEMU's cpu_post_load rule: the mode from cpu/compat, else the
+    destination's max-cpu-compat). `state_of` holds each section's fields by (name,
+    instance_id), a "cpu" entry per vCPU at least."""
+    cpus = sorted(key for key in state_of if key[0] == "cpu")
+    if peer.cpu_count is not None and peer.cpu_count != len(cpus):
+        return Plan(refusal=f"the guest has {len(cpus)} vCPU{'s' if len(cpus) != 1 else ''} "
+                            f"but the destination ({peer.describe()}) has {peer.cpu_count}: "
+                            f"start the destination with --smp {len(cpus)}")
     omit = set()
     for section in sections:
-        state = state_of[section.name]
+        state = state_of[section_key(section)]
         if peer.handshake:
             theirs = peer.sections.get(section.name)
             version = section.vmsd.version_id
@@ -170,32 +194,44 @@ def plan(sections: Sequence[DeviceSection], state_of: Dict[str, Dict[str, Any]],
                     return Plan(refusal=f"the destination ({peer.describe()}) cannot load "
                                         f"subsection '{sub.name}' version {sub.version_id}")
                 omit.add(sub.name)      # decided below: equivalent, or refused
-    compat_pvr = state_of["cpu"]["compat_pvr"]
-    sends = (compat_needed(state_of["cpu"], properties) and COMPAT_SECTION not in omit
-             and properties.get(COMPAT_SUBSECTION) != COMPAT_NEVER)
-    if not sends and compat_pvr != peer.max_compat_pvr:
-        if properties.get(COMPAT_SUBSECTION) == COMPAT_NEVER and not peer.handshake \
-                and peer.version is not None:
-            carrier = next(m.name for m in MACHINE_TYPES
-                           if m.properties.get(COMPAT_SUBSECTION) != COMPAT_NEVER)
-            why = (f"machine type {machine.name} never sends cpu/compat and a destination "
-                   f"started like this one ({_max_compat(peer.max_compat_pvr)}) would "
-                   f"restore {_mode(peer.max_compat_pvr)}: migrate with --machine "
-                   f"{carrier} or newer")
-        elif peer.version is None:
-            why = (f"the destination ({peer.describe()}) has no compatibility modes and would "
-                   f"run the guest in raw mode")
-        elif COMPAT_SECTION in omit:
-            why = (f"the destination ({peer.describe()}) cannot load cpu/compat and would "
-                   f"restore {_mode(peer.max_compat_pvr)} from its "
-                   f"{_max_compat(peer.max_compat_pvr)}")
-        else:
-            why = (f"cpu/compat is not sent under rule "
-                   f"{properties.get(COMPAT_SUBSECTION)!r} and the destination would restore "
-                   f"{_mode(peer.max_compat_pvr)} from its {_max_compat(peer.max_compat_pvr)}")
-        return Plan(refusal=f"the guest runs in {_mode(compat_pvr)}, which this migration "
-                            f"cannot carry: {why}")
+    for key in cpus:
+        # ppcd keeps every vCPU in one mode (CAS sets them all): vCPU 0 speaks for the guest.
+        refusal = _compat_refusal(state_of[key], properties, machine, peer, omit,
+                                  f" (vCPU {key[1]})" if key[1] else "")
+        if refusal is not None:
+            return Plan(refusal=refusal)
     return Plan(frozenset(omit))
+
+
+def _compat_refusal(state: Dict[str, Any], properties: Dict[str, Any], machine: MachineType,
+                    peer: Peer, omit: "set[str]", which: str) -> Optional[str]:
+    """Why one vCPU's mode cannot travel (None: it can), `which` naming the vCPU if several."""
+    compat_pvr = state["compat_pvr"]
+    sends = (compat_needed(state, properties) and COMPAT_SECTION not in omit
+             and properties.get(COMPAT_SUBSECTION) != COMPAT_NEVER)
+    if sends or compat_pvr == peer.max_compat_pvr:
+        return None
+    if properties.get(COMPAT_SUBSECTION) == COMPAT_NEVER and not peer.handshake \
+            and peer.version is not None:
+        carrier = next(m.name for m in MACHINE_TYPES
+                       if m.properties.get(COMPAT_SUBSECTION) != COMPAT_NEVER)
+        why = (f"machine type {machine.name} never sends cpu/compat and a destination "
+               f"started like this one ({_max_compat(peer.max_compat_pvr)}) would "
+               f"restore {_mode(peer.max_compat_pvr)}: migrate with --machine "
+               f"{carrier} or newer")
+    elif peer.version is None:
+        why = (f"the destination ({peer.describe()}) has no compatibility modes and would "
+               f"run the guest in raw mode")
+    elif COMPAT_SECTION in omit:
+        why = (f"the destination ({peer.describe()}) cannot load cpu/compat and would "
+               f"restore {_mode(peer.max_compat_pvr)} from its "
+               f"{_max_compat(peer.max_compat_pvr)}")
+    else:
+        why = (f"cpu/compat is not sent under rule "
+               f"{properties.get(COMPAT_SUBSECTION)!r} and the destination would restore "
+               f"{_mode(peer.max_compat_pvr)} from its {_max_compat(peer.max_compat_pvr)}")
+    return (f"the guest{which} runs in {_mode(compat_pvr)}, which this migration cannot "
+            f"carry: {why}")
 
 
 def runtime_properties(machine: MachineType, rule: Optional[str],

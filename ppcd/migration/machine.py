@@ -7,6 +7,11 @@ QEMU's ppc "cpu" section (target/ppc/machine.c: GPRs, CR fields, NIP, the 1024-e
 array with LR, CTR and XER folded in, the reservation, MSR; then subsections); ppcd's virtual
 clock and PAPR state travel in subsections of their own.
 
+Every vCPU has a "cpu" section of its own, as in QEMU: instance_id is the vCPU's index, and
+each carries the same description with its subsections. So the sections a machine migrates
+depend on its vCPU count (device_sections); a 1-vCPU machine's are DEVICE_SECTIONS. The
+section list of `ppcd dump-vmstate` is per machine type, so it names "cpu" once.
+
 A MachineType pins what its streams may contain through compat properties, as QEMU's
 hw_compat lists do: a newer ppcd keeps every released machine type loadable and emits only
 what that type allows.
@@ -27,7 +32,8 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Mapping, Tuple
+from functools import lru_cache
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Tuple
 
 from ..cpu.semantics.supervisor import ESID_MASK, ESID_V, PAGE_SIZES, VSID_B, VSID_B_1T, VSID_LLP
 from ..cpu.state import SLB_ENTRIES
@@ -178,8 +184,8 @@ CPU = VMStateDescription(
 )
 
 
-def _cpu_export(snapshot: Snapshot) -> State:
-    cpu = snapshot["cpu"]
+def _cpu_export(cpu: Dict[str, Any]) -> State:
+    """One vCPU's snapshot (snapshot.capture_cpu) as the cpu section's fields."""
     spr = [0] * SPR_COUNT
     for key, value in cpu["spr"].items():
         spr[int(key)] = value
@@ -227,7 +233,8 @@ def _slb_import(entries: List[Tuple[int, int]]) -> Tuple[List[int], List[int]]:
             [vsid for _, vsid in entries[:SLB_ENTRIES]])
 
 
-def _cpu_import(state: State, snapshot: Snapshot) -> None:
+def _cpu_import(state: State) -> Dict[str, Any]:
+    """The cpu section's fields as one vCPU's snapshot (snapshot.restore_cpu)."""
     spr = state["env.spr"]
     cr = 0
     for value in state["env.crf"]:
@@ -251,7 +258,20 @@ def _cpu_import(state: State, snapshot: Snapshot) -> None:
     for number, name in _ATTRIBUTE_SPRS.items():
         cpu[name] = spr[number]
     cpu["pcr"] = spr[SPR_PCR]       # as sent; the destination derives its own from compat_pvr
-    snapshot["cpu"] = cpu
+    return cpu
+
+
+def _cpu_section(index: int) -> "DeviceSection":
+    """vCPU `index`'s "cpu" section: instance `index`, its state snapshot["cpus"][index]."""
+    def export(snapshot: Snapshot) -> State:
+        return _cpu_export(snapshot["cpus"][index])
+
+    def apply(state: State, snapshot: Snapshot) -> None:
+        cpus = snapshot.setdefault("cpus", [])
+        cpus.extend([None] * (index + 1 - len(cpus)))
+        cpus[index] = _cpu_import(state)
+
+    return DeviceSection(CPU, index, export, apply)
 
 
 SPAPR = VMStateDescription("spapr", 1, 1, (Field("rtc_offset", FLOAT64, default=0.0),))
@@ -291,19 +311,50 @@ class DeviceSection:
         return self.vmsd.name
 
 
-DEVICE_SECTIONS: Tuple[DeviceSection, ...] = (
-    DeviceSection(SPAPR, 0, lambda s: {"rtc_offset": float(s["rtc_offset"])},
-                  lambda state, s: s.update(rtc_offset=state["rtc_offset"])),
-    DeviceSection(CPU, 0, _cpu_export, _cpu_import),
-    DeviceSection(VTY, 0, lambda s: {"pending_len": len(s["console_pending"]) // 2,
-                                     "pending": bytes.fromhex(s["console_pending"])},
-                  lambda state, s: s.update(console_pending=state["pending"].hex())),
-    DeviceSection(GLOBALSTATE, 0, _runstate_export, _runstate_import),
-)
+Key = Tuple[str, int]      # a section's (name, instance_id): what a stream identifies it by
 
 
-def find_section(name: str, instance_id: int) -> DeviceSection:
-    for section in DEVICE_SECTIONS:
+def section_key(section: DeviceSection) -> Key:
+    return section.name, section.instance_id
+
+
+def describe_key(key: Key) -> str:
+    """A section's name as messages give it: "spapr", "cpu 0", "cpu 3" (vCPUs by index)."""
+    name, instance_id = key
+    return f"{name} {instance_id}" if name == CPU.name or instance_id else name
+
+
+@lru_cache(maxsize=None)
+def device_sections(cpu_count: int) -> Tuple[DeviceSection, ...]:
+    """The device sections of a machine with `cpu_count` vCPUs, in stream order: "spapr",
+    then "cpu" instance 0 to cpu_count - 1 (QEMU's order: vCPUs register as they are made),
+    then "spapr-vty" and "globalstate"."""
+    if cpu_count < 1:
+        raise ValueError(f"{cpu_count} vCPUs: a machine has at least one")
+    return (
+        DeviceSection(SPAPR, 0, lambda s: {"rtc_offset": float(s["rtc_offset"])},
+                      lambda state, s: s.update(rtc_offset=state["rtc_offset"])),
+        *(_cpu_section(index) for index in range(cpu_count)),
+        DeviceSection(VTY, 0, lambda s: {"pending_len": len(s["console_pending"]) // 2,
+                                         "pending": bytes.fromhex(s["console_pending"])},
+                      lambda state, s: s.update(console_pending=state["pending"].hex())),
+        DeviceSection(GLOBALSTATE, 0, _runstate_export, _runstate_import),
+    )
+
+
+# A 1-vCPU machine's sections; `ppcd dump-vmstate` describes these (one "cpu" per type).
+DEVICE_SECTIONS: Tuple[DeviceSection, ...] = device_sections(1)
+
+
+def cpu_count_of(sections: Iterable[DeviceSection]) -> int:
+    return sum(1 for section in sections if section.name == CPU.name)
+
+
+def find_section(name: str, instance_id: int,
+                 sections: Iterable[DeviceSection] = DEVICE_SECTIONS) -> DeviceSection:
+    """The section a stream names; QEMU's error for one this machine does not have (a vCPU
+    the destination lacks included: "Unknown savevm section or instance 'cpu' 2. ...")."""
+    for section in sections:
         if section.name == name and section.instance_id == instance_id:
             return section
     raise VMStateError(f"Unknown savevm section or instance '{name}' {instance_id}. Make sure "
@@ -311,12 +362,32 @@ def find_section(name: str, instance_id: int) -> DeviceSection:
                        "hotplugged devices")
 
 
+def missing_sections(sections: Iterable[DeviceSection], loaded: Iterable[Key]) -> None:
+    """Every section of this machine must have come: a vCPU whose state the stream lacks would
+    start from reset, so the load fails instead (a destination with more vCPUs)."""
+    loaded = set(loaded)
+    missing = [section_key(s) for s in sections if section_key(s) not in loaded]
+    if not missing:
+        return
+    message = f"the stream lacks the state of {', '.join(describe_key(k) for k in missing)}"
+    ours = sum(1 for name, _ in missing if name == CPU.name)
+    theirs = sum(1 for name, _ in loaded if name == CPU.name)
+    if ours and theirs:
+        message += (f": it carries {theirs} vCPU{'s' if theirs != 1 else ''} and this machine "
+                    f"has {theirs + ours}; start the destination with the source's --smp")
+    raise VMStateError(message)
+
+
 def check_cpu(snapshot: Snapshot, pvr: int) -> None:
-    """The destination runs the CPU model the source ran (QEMU checks the PVR the same way)."""
-    theirs = snapshot["cpu"]["pvr"]
-    if theirs != pvr:
-        raise VMStateError(f"cpu: the stream's PVR {theirs:#010x} does not match this machine's "
-                           f"{pvr:#010x}: start the destination with the source's --cpu")
+    """The destination runs the CPU model the source ran (QEMU checks the PVR the same way),
+    on every vCPU."""
+    for index, cpu in enumerate(snapshot["cpus"]):
+        theirs = cpu["pvr"]
+        if theirs != pvr:
+            where = "cpu" if index == 0 else f"cpu {index}"
+            raise VMStateError(f"{where}: the stream's PVR {theirs:#010x} does not match this "
+                               f"machine's {pvr:#010x}: start the destination with the "
+                               "source's --cpu")
 
 
 @dataclass(frozen=True)

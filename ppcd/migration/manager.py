@@ -23,7 +23,15 @@ from ..machine.ram import PAGE_SIZE
 from ..qmp.schema import QMPError
 from . import handshake as H
 from . import stream as S
-from .machine import DEVICE_SECTIONS, MachineType, Snapshot, check_cpu, find_section
+from .machine import (
+    MachineType,
+    Snapshot,
+    check_cpu,
+    device_sections,
+    find_section,
+    missing_sections,
+    section_key,
+)
 from .ram import RAM_SECTION, RAM_VERSION, RAMLoader, RAMSaver
 from .transport import URI, Channel, Listener, TransportError, connect, listen, parse_uri
 from .vmstate import Cursor, Truncated, VMStateError, load, save
@@ -106,6 +114,8 @@ class MigrationManager:
         # for sending it (None: the machine type's).
         self.max_compat_pvr = max_compat_pvr(boot.cpu, boot.max_cpu_compat)
         self.compat_rule = boot.compat_subsection
+        # One "cpu" section per vCPU (instance = its index), as QEMU's streams have.
+        self.sections = device_sections(vm.cpu_count)
 
     def _assumed_peer(self) -> H.Peer:
         """A destination that said nothing: started like this one (a file, an exec stream)."""
@@ -210,6 +220,9 @@ class MigrationManager:
             uri = parse_uri(uri_text, self.allow_exec)
         except TransportError:
             raise QMPError("Parameter 'uri' expects a valid migration protocol") from None
+        # ppcd keeps every vCPU in vCPU 0's mode (CAS and set_compat switch them all), so one
+        # look answers for each here; the last check, with the stopped guest's state, takes
+        # every vCPU's own.
         compat_pvr = int((await self.vm.registers())["compat_pvr"])
         # QEMU's migrate_init: the expected downtime is the limit until a pass measured it.
         self.progress = Progress(start=time.monotonic(), total_ram=self.vm.ram.size,
@@ -237,8 +250,9 @@ class MigrationManager:
                 await channel.aclose()
             self._set_status(CANCELLED)
             return
-        refusal = H.plan((), {"cpu": {"compat_pvr": compat_pvr}}, self._properties(peer),
-                         self.machine, peer).refusal
+        cpus = {("cpu", index): {"compat_pvr": compat_pvr}
+                for index in range(self.vm.cpu_count)}
+        refusal = H.plan((), cpus, self._properties(peer), self.machine, peer).refusal
         if refusal is not None:
             if channel is not None:
                 if peer.handshake:
@@ -410,18 +424,18 @@ class MigrationManager:
         sender.unlimited = True
         state: Snapshot = await vm._ask(control.OP_SAVE_STATE)
         state["runstate"] = stopped_from
-        exported = {section.name: section.export(state) for section in DEVICE_SECTIONS}
+        exported = {section_key(section): section.export(state) for section in self.sections}
         # The guest may have negotiated another mode during pre-copy: check again.
-        plan = H.plan(DEVICE_SECTIONS, exported, props, self.machine, peer)
+        plan = H.plan(self.sections, exported, props, self.machine, peer)
         if plan.refusal is not None:
             raise MigrationFailed(plan.refusal)
         await ram_section(S.QEMU_VM_SECTION_END, saver.dirty_pass())
         devices = []
         out = bytearray()
-        for number, section in enumerate(DEVICE_SECTIONS, start=RAM_SECTION_ID + 1):
+        for number, section in enumerate(self.sections, start=RAM_SECTION_ID + 1):
             out += S.section_start(S.QEMU_VM_SECTION_FULL, number, section.name,
                                    section.instance_id, section.vmsd.version_id)
-            desc = save(section.vmsd, exported[section.name], props, out, plan.omit)
+            desc = save(section.vmsd, exported[section_key(section)], props, out, plan.omit)
             devices.append({"name": section.name, "instance_id": section.instance_id, **desc})
             if footers:
                 out += S.footer(number)
@@ -510,7 +524,7 @@ class MigrationManager:
             await reader.more()
         if reader.received or reader.eof:
             return      # an older source sent its stream at once: it reads no greeting
-        await channel.send_all(H.greeting(self.machine, self.max_compat_pvr, DEVICE_SECTIONS))
+        await channel.send_all(H.greeting(self.machine, self.max_compat_pvr, self.sections))
         body = await reader.parse(lambda c: H.parse_message(c, H.PLAN))
         if body is not None and body.get("refuse"):
             raise MigrationFailed(f"the source refused the migration: {body['refuse']}")
@@ -536,18 +550,18 @@ class MigrationManager:
                 sections[section_id] = name
                 if kind == S.QEMU_VM_SECTION_START:
                     if (name, instance_id) != (RAM_SECTION, 0):
-                        find_section(name, instance_id)     # unknown: QEMU's message
+                        find_section(name, instance_id, self.sections)     # unknown: QEMU's
                         raise VMStateError(f"section '{name}' is not iterable")
                     if version_id != RAM_VERSION:
                         raise VMStateError(f"ram: incoming version_id {version_id} is not "
                                            f"{RAM_VERSION}")
                     await reader.parse(loader.setup)
                 else:
-                    section = find_section(name, instance_id)
+                    section = find_section(name, instance_id, self.sections)
                     fields = await reader.parse(
                         lambda c, vmsd=section.vmsd, v=version_id: load(vmsd, c, v))
                     section.apply(fields, snapshot)
-                    loaded.add(name)
+                    loaded.add(section_key(section))
             elif kind in (S.QEMU_VM_SECTION_PART, S.QEMU_VM_SECTION_END):
                 section_id = await reader.parse(Cursor.be32)
                 if sections.get(section_id) != RAM_SECTION:
@@ -558,9 +572,9 @@ class MigrationManager:
             if footers:
                 await reader.read_footer(section_id, sections[section_id])
         await reader.skip_vmdesc()
-        missing = [s.name for s in DEVICE_SECTIONS if s.name not in loaded]
-        if missing:
-            raise VMStateError(f"the stream lacks the state of {', '.join(missing)}")
+        # A vCPU the stream lacks (a destination with more) fails the load: no vCPU starts
+        # from reset beside migrated ones.
+        missing_sections(self.sections, loaded)
         return snapshot
 
 

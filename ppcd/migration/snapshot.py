@@ -1,5 +1,6 @@
 """The machine's state as plain values: what the worker hands over for "save-state" and takes
-back for "load-state" (ppcd/control.py).
+back for "load-state" (ppcd/control.py): {"cpus": [one dict per vCPU, vCPU 0 first],
+"rtc_offset": seconds, "console_pending": hex}.
 
 The vCPU worker imports this module, so it stays Python 3.9 and standard-library only (PyPy);
 the VMState descriptions (ppcd/migration/machine.py) turn these dicts into stream sections in
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
+from ppcd.cpu.compat import set_compat
 from ppcd.cpu.semantics.supervisor import TEXASR, TFHAR, TFIAR
 from ppcd.cpu.spr import SPRS
 from ppcd.cpu.state import CPUState, GuestMemory
@@ -57,6 +59,8 @@ def capture_cpu(cpu: CPUState) -> Dict[str, Any]:
     state["fpr"] = list(cpu.fpr)
     state["spr"] = {str(key): cpu.spr.get(key, reset) for key, reset in BACKING_SPRS.items()}
     state["reserve"] = NONE if cpu.reserve is None else cpu.reserve
+    if cpu.reserve is None:
+        state["reserve_len"] = 0    # meaningless without a reservation; travels only with one
     state["dec_expiry"] = NONE if cpu.dec_expiry is None else cpu.dec_expiry
     state["slb_esid"] = list(cpu.slb_esid)     # the SLB as slbmte wrote it (cpu/slb)
     state["slb_vsid"] = list(cpu.slb_vsid)
@@ -78,16 +82,35 @@ def restore_cpu(cpu: CPUState, state: Dict[str, Any]) -> None:
 
 def capture(machine) -> Dict[str, Any]:
     """All state of a stopped pseries Machine (ppcd/machine/pseries.py) except RAM."""
-    return {"cpu": capture_cpu(machine.cpu),
+    cpus = [capture_cpu(cpu) for cpu in machine.cpus]
+    # The scheduler (ppcd/machine/scheduler.py) drops the reservation of a vCPU that resumes
+    # after another vCPU ran: every vCPU but the one whose turn it was has lost its own before
+    # it executes again, so it travels as lost. The one left is how restore() finds that vCPU.
+    current = machine.scheduler.current
+    for index, state in enumerate(cpus):
+        if index != current:
+            state["reserve"], state["reserve_len"] = NONE, 0
+    return {"cpus": cpus,
             "rtc_offset": machine.rtc_offset,
             "console_pending": machine.console.pending.hex()}
 
 
 def restore(machine, state: Dict[str, Any]) -> None:
-    restore_cpu(machine.cpu, state["cpu"])
-    # The PCR and the instruction limit follow the compat mode, with this machine's rules; a
-    # stream without cpu/compat (None) leaves the mode max-cpu-compat gives (QEMU's rule).
-    compat_pvr = state["cpu"]["compat_pvr"]
-    machine.set_compat(machine.max_compat_pvr if compat_pvr is None else compat_pvr)
+    cpus = state["cpus"]
+    if len(cpus) != len(machine.cpus):
+        # The control process checks this first (the stream's cpu sections); nothing changed.
+        raise ValueError(f"the state holds {len(cpus)} vCPUs and this machine has "
+                         f"{len(machine.cpus)}")
+    for cpu, cpu_state in zip(machine.cpus, cpus):
+        restore_cpu(cpu, cpu_state)
+        # The PCR and the instruction limit follow the compat mode, with this machine's rules;
+        # a stream without cpu/compat (None) leaves the mode max-cpu-compat gives (QEMU's).
+        compat_pvr = cpu_state["compat_pvr"]
+        set_compat(cpu, machine.max_compat_pvr if compat_pvr is None else compat_pvr,
+                   machine.model.isa, machine.compat_enforce)
+    # The vCPU whose turn it was: the one that kept its reservation (see capture); without
+    # one, which vCPU it was changes nothing.
+    machine.scheduler.current = next(
+        (index for index, cpu in enumerate(machine.cpus) if cpu.reserve is not None), 0)
     machine.rtc_offset = float(state["rtc_offset"])
     machine.console.pending = bytes.fromhex(state["console_pending"])

@@ -33,8 +33,8 @@ def _peer(max_compat: int = 0, drop=()) -> Peer:
 
 
 def _states(compat_pvr: int, **cpu) -> dict:
-    states = {s.name: s.vmsd.defaults() for s in DEVICE_SECTIONS}
-    states["cpu"].update(compat_pvr=compat_pvr, **cpu)
+    states = {(s.name, s.instance_id): s.vmsd.defaults() for s in DEVICE_SECTIONS}
+    states["cpu", 0].update(compat_pvr=compat_pvr, **cpu)
     return states
 
 

@@ -65,8 +65,8 @@ def _with_slb(cpu: CPUState, entries=ENTRIES) -> CPUState:
 
 def _save(cpu: CPUState, machine, omit=()) -> "tuple[bytes, dict]":
     out = bytearray()
-    desc = save(CPU, CPU_SECTION.export({"cpu": snapshot.capture_cpu(cpu)}), machine.properties,
-                out, omit)
+    desc = save(CPU, CPU_SECTION.export({"cpus": [snapshot.capture_cpu(cpu)]}),
+                machine.properties, out, omit)
     return bytes(out), desc
 
 
@@ -78,7 +78,7 @@ def _load(data: bytes, vmsd: VMStateDescription = CPU) -> dict:
     snap: dict = {}
     # Something always follows a section (its footer); 0x7E is QEMU's footer byte.
     CPU_SECTION.apply(load(vmsd, Cursor(data + b"\x7e"), vmsd.version_id), snap)
-    return snap["cpu"]
+    return snap["cpus"][0]
 
 
 def _stored(name: str) -> dict:
@@ -130,7 +130,7 @@ def test_slb_dpdes_and_every_spr_survive_the_stream() -> None:
     for number, reset in snapshot.BACKING_SPRS.items():
         cpu.spr.setdefault(number, reset ^ (0x5A5A0000 + number))
     machine = _machine()
-    snapshot.restore(machine, {"cpu": _load(_save(cpu, V03)[0]), "rtc_offset": 0.0,
+    snapshot.restore(machine, {"cpus": [_load(_save(cpu, V03)[0])], "rtc_offset": 0.0,
                                "console_pending": ""})
     fresh = machine.cpu
     assert snapshot.capture_cpu(fresh) == snapshot.capture_cpu(cpu)
@@ -178,8 +178,8 @@ def _peer(drop_slb: bool) -> Peer:
 
 
 def _plan(cpu: CPUState, peer: Peer):
-    states = {s.name: s.vmsd.defaults() for s in DEVICE_SECTIONS}
-    states["cpu"] = CPU_SECTION.export({"cpu": snapshot.capture_cpu(cpu)})
+    states = {(s.name, s.instance_id): s.vmsd.defaults() for s in DEVICE_SECTIONS}
+    states["cpu", 0] = CPU_SECTION.export({"cpus": [snapshot.capture_cpu(cpu)]})
     return plan(DEVICE_SECTIONS, states, runtime_properties(V03, None, peer), V03, peer)
 
 
