@@ -43,6 +43,7 @@ OP_THROTTLE = "throttle"            # {"percent": P}: sleep P% of the time the v
 # QMP replay-break: stop (EV_BREAK) when the guest has retired "icount" instructions in all
 # (the count migrates with the guest); null removes it. -> {"past": bool}: already beyond it.
 OP_BREAK_AT = "break-at"            # {"icount": N or None}
+OP_CLOCK = "clock"                  # -> {"icount": the machine's time, the furthest vCPU clock}
 # The debugger (ppcd/gdbstub, ppcd/machine/debug.py). Kinds: "sw", "hw" (breakpoints at
 # "address"), "write", "read", "access" (watchpoints on "length" bytes at "address").
 OP_INSERT_BREAKPOINT = "insert-breakpoint"  # {"kind", "address", "length"}

@@ -412,6 +412,10 @@ class VirtualMachine:
         # so the request is announced to clients and the guest is not told.
         self.emit("POWERDOWN")
 
+    async def clock(self) -> int:
+        """The machine's virtual time in instructions: what replay-break counts."""
+        return int((await self._ask(control.OP_CLOCK))["icount"])
+
     async def registers(self, cpu: int = 0) -> Dict[str, Any]:
         """All registers of vCPU `cpu` (worker.get_registers)."""
         return await self._ask(control.OP_GET_REGISTERS, cpu=cpu)

@@ -111,6 +111,7 @@ class Worker:
             control.OP_LOAD_STATE: self.load_state,
             control.OP_THROTTLE: self.set_throttle,
             control.OP_BREAK_AT: self.break_at,
+            control.OP_CLOCK: lambda args: {"icount": self.machine.scheduler.now()},
             control.OP_INSERT_BREAKPOINT: self.insert_breakpoint,
             control.OP_REMOVE_BREAKPOINT: self.remove_breakpoint,
             control.OP_CLEAR_BREAKPOINTS: lambda args: self.debugger.clear(),

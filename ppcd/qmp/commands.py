@@ -135,11 +135,7 @@ async def x_query_cpu_compat(session: "Session") -> List[Dict[str, Any]]:
 async def query_replay(session: "Session") -> Dict[str, Any]:
     # The machine's time: the furthest vCPU clock (an idle vCPU's stands still), which is
     # what replay-break counts.
-    vm = session.vm
-    icount = 0
-    for index in range(vm.cpu_count):
-        icount = max(icount, int((await vm.registers(index))["icount"]))
-    return {"mode": "none", "icount": icount}
+    return {"mode": "none", "icount": await session.vm.clock()}
 
 
 @command("replay-break", Member("icount", INT))

@@ -106,6 +106,9 @@ class FakeVM:
                 "ctr": 0, "cr": 0, "xer": 0, "fpscr": 0, "cfar": 0, "dec": 0, "icount": 0,
                 "tb_offset": 0, "reserve": None, "spr": {"338": 0}, "compat_pvr": 0}
 
+    async def clock(self) -> int:
+        return 0
+
     async def replay_break(self, icount: Optional[int]) -> None:
         pass
 
