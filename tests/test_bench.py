@@ -41,3 +41,19 @@ def test_table_shows_ratio_to_qemu() -> None:
 def test_unknown_workload_is_one_clear_line(capsys) -> None:
     assert bench.main(["--only", "nosuch"]) == 1
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_smp_benchmark_runs_a_small_slice() -> None:
+    """benchmarks/smp.py, cut down to one configuration and one run: it prints its table."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "smp.py"
+    result = subprocess.run([sys.executable, str(script), "--cpus", "2", "--repeat", "1",
+                             "--no-pypy", "--no-qemu"], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    header, row = result.stdout.splitlines()
+    assert header.split() == ["vCPUs", "ppcd", "CPython"]
+    assert row.split()[0] == "2" and row.split()[2] == "s" and float(row.split()[1]) > 0
