@@ -10,10 +10,11 @@ a half-loaded guest never runs. The loaded guest runs if it ran on the source (a
 
 from __future__ import annotations
 
+import itertools
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional
 
 import trio
 
@@ -144,24 +145,32 @@ class MigrationManager:
             if p.socket_address is not None:
                 info["socket-address"] = p.socket_address
             return info
+        # QEMU's fill_source_migration_info: the status alone in setup, after a cancel and
+        # after a failure (with why); the times and the RAM counters while it runs and once
+        # it completed.
         if p.status == NONE:
             return {}
         info = {"status": p.status}
+        if p.status == FAILED and p.error is not None:
+            info["error-desc"] = p.error
+        if p.status not in (ACTIVE, CANCELLING, COMPLETED):
+            return info
         now = time.monotonic()
-        if p.status in (ACTIVE, COMPLETED, CANCELLING) or p.total_time is not None:
+        # populate_time_info: the whole time and the downtime once completed, the time so far
+        # and the expected downtime before.
+        info["setup-time"] = int(p.setup_time * 1000)
+        if p.status == COMPLETED:
             total = p.total_time if p.total_time is not None else now - p.start
             info["total-time"] = int(total * 1000)
-            info["setup-time"] = int(p.setup_time * 1000)
-        if p.status in (ACTIVE, CANCELLING):
+            if p.downtime is not None:
+                info["downtime"] = int(p.downtime * 1000)
+        else:
+            info["total-time"] = int((now - p.start) * 1000)
             info["expected-downtime"] = int(p.expected_downtime * 1000)
-        if p.status == COMPLETED and p.downtime is not None:
-            info["downtime"] = int(p.downtime * 1000)
         if p.ram is not None:
             info["ram"] = self._ram_info(now)
         if p.throttle:
             info["cpu-throttle-percentage"] = p.throttle
-        if p.error is not None:
-            info["error-desc"] = p.error
         return info
 
     def _ram_info(self, now: float) -> Dict[str, Any]:
@@ -310,7 +319,7 @@ class MigrationManager:
         except (MigrationFailed, OSError, trio.BrokenResourceError, trio.ClosedResourceError,
                 QMPError) as e:
             p.error = str(e) if isinstance(e, (MigrationFailed, QMPError)) else \
-                f"Unable to write to the migration stream: {getattr(e, 'strerror', None) or e}"
+                _write_error(uri, e)
         finally:
             self._cancel = None     # too late for migrate_cancel
             with trio.CancelScope(shield=True):
@@ -386,16 +395,16 @@ class MigrationManager:
         head += S.section_start(S.QEMU_VM_SECTION_START, RAM_SECTION_ID, RAM_SECTION, 0,
                                 RAM_VERSION) + saver.setup()
         await sender.send(head + (S.footer(RAM_SECTION_ID) if footers else b""))
+        # QEMU's ram_save_setup syncs the dirty bitmap: pass 1 starts (MIGRATION_PASS) while
+        # the status still says setup.
+        passes = self._sync(saver.first_pass())
         p.setup_time = time.monotonic() - p.start
         self._set_status(ACTIVE)
 
-        passes = saver.first_pass()
         high_dirty_rate = 0
         while True:
             started, sent_before = time.monotonic(), sender.sent
             await ram_section(S.QEMU_VM_SECTION_PART, passes)
-            if self.capabilities["events"]:
-                vm.emit("MIGRATION_PASS", {"pass": saver.stats.dirty_sync_count})
             elapsed = max(time.monotonic() - started, 1e-6)
             sent = sender.sent - sent_before
             p.bandwidth = sent / elapsed
@@ -404,6 +413,9 @@ class MigrationManager:
             p.dirty_rate = remaining_pages / elapsed
             switchover = self.parameters.avail_switchover_bandwidth or p.bandwidth
             p.expected_downtime = remaining / max(switchover, 1.0)
+            # As QEMU's ram_save_pending, a sync (the next pass) before the choice: when the
+            # rest fits, what it found goes out after the vCPU stopped, then a last sync's.
+            passes = self._sync(saver.dirty_pass())
             if remaining <= switchover * self.parameters.downtime_limit / 1000:
                 break
             # QEMU's auto-converge: the guest dirtied more than half of what the link carried,
@@ -415,7 +427,6 @@ class MigrationManager:
                     step = self.parameters.cpu_throttle_increment if p.throttle else \
                         self.parameters.cpu_throttle_initial
                     await self._set_throttle(min(p.throttle + step, MAX_THROTTLE))
-            passes = saver.dirty_pass()
 
         # The last pass, with the vCPU stopped: the downtime the guest sees.
         stopped_from = self._stopped_from = await self._stop_vm()
@@ -429,7 +440,8 @@ class MigrationManager:
         plan = H.plan(self.sections, exported, props, self.machine, peer)
         if plan.refusal is not None:
             raise MigrationFailed(plan.refusal)
-        await ram_section(S.QEMU_VM_SECTION_END, saver.dirty_pass())
+        await ram_section(S.QEMU_VM_SECTION_END,
+                          itertools.chain(passes, self._last_sync(saver)))
         devices = []
         out = bytearray()
         for number, section in enumerate(self.sections, start=RAM_SECTION_ID + 1):
@@ -447,6 +459,20 @@ class MigrationManager:
         p.downtime = time.monotonic() - downtime_start
         saver.stats.downtime_bytes = sender.sent - sent_before
         saver.stats.precopy_bytes = sent_before
+
+    def _sync(self, passes: Iterator[bytes]) -> Iterator[bytes]:
+        """Start a pass now (QEMU's migration_bitmap_sync): it takes the dirty marks and
+        dirty-sync-count counts it; MIGRATION_PASS carries that count."""
+        first = next(passes, None)
+        assert self.progress.ram is not None
+        if self.capabilities["events"]:
+            self.vm.emit("MIGRATION_PASS", {"pass": self.progress.ram.stats.dirty_sync_count})
+        return itertools.chain(() if first is None else (first,), passes)
+
+    def _last_sync(self, saver: RAMSaver) -> Iterator[bytes]:
+        """QEMU's ram_save_complete: with the vCPU stopped, once what the last sync found is
+        sent, a final sync and its pages."""
+        yield from self._sync(saver.dirty_pass())
 
     async def _stop_vm(self) -> str:
         """Stop the vCPU for the last pass: run state finish-migrate, STOP if it ran."""
@@ -588,6 +614,15 @@ def _socket_address(listener: Listener) -> Optional[List[Dict[str, Any]]]:
     name = listener.listener.socket.getsockname()
     family = "ipv6" if ":" in name[0] else "ipv4"
     return [{"type": "inet", "host": name[0], "port": str(name[1]), family: True}]
+
+
+def _write_error(uri: URI, error: Exception) -> str:
+    """A stream that could not be written, in the words of QEMU's QIOChannel for it
+    ("Unable to write to socket: Broken pipe")."""
+    cause = error if isinstance(error, OSError) else error.__cause__
+    why = getattr(cause, "strerror", None) or str(cause or error)
+    channel = {"tcp": "socket", "unix": "socket", "exec": "command"}.get(uri.scheme, "file")
+    return f"Unable to write to {channel}: {why}"
 
 
 class MigrationFailed(Exception):

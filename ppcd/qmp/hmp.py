@@ -276,6 +276,8 @@ def format_migrate(migration: Any) -> str:
         if info["status"] == "failed" and "error-desc" in info:
             status += f" ({info['error-desc']})"
         lines.append(status)
+        # QEMU prints the total time even when MigrationInfo has none (setup, cancelled,
+        # failed): 0 ms.
         lines.append(f"total time: {info.get('total-time', 0)} ms")
         if "expected-downtime" in info:
             lines.append(f"expected downtime: {info['expected-downtime']} ms")

@@ -1,6 +1,7 @@
 """migrate_cancel in the middle of a live migration goes through the transient "cancelling"
 state, then "cancelled", and the source's guest runs on: checked on real QEMUs (the oracle for
-the order of the MIGRATION events) and on real ppcd daemons, the same way."""
+the order of the MIGRATION and MIGRATION_PASS events, and for what query-migrate and
+`info migrate` show once cancelled) and on real ppcd daemons, the same way."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from typing import Any, Callable, Dict
 import pytest
 
 from .conftest import set_capabilities
-from .test_hmp_migrate import counter, qemus, status, statuses, until  # noqa: F401 - fixture
+from .test_hmp_migrate import counter, lines, qemus, status, statuses, until  # noqa: F401
+from .test_migration_events import GLOBALS, migration_events, pattern
 
 CANCELLED = ["setup", "active", "cancelling", "cancelled"]
 
@@ -47,7 +49,9 @@ def cancel_sequence(source: Any, destination: Any, uri: str,
     source.qmp.command("migrate_cancel")
     until(lambda: status(source) in ("cancelled", "failed", "completed"))
     seen: Dict[str, Any] = {"events": statuses(source.qmp),
-                            "query-migrate": source.qmp.command("query-migrate")["status"],
+                            "passes": pattern(migration_events(source.qmp)),
+                            "query-migrate": source.qmp.command("query-migrate"),
+                            "info migrate": lines(source, "info migrate")[GLOBALS:],
                             "run state": source.qmp.command("query-status")["status"]}
     # The guest carries on: its pass counter keeps going up.
     start = counter(source)
@@ -71,7 +75,15 @@ def test_cancel_goes_through_cancelling_as_qemu(qemus, daemons, checking_elf, tm
     ppcd = cancel_sequence(daemons("source", checking_elf),
                            daemons("destination", checking_elf, "--incoming", ppcd_uri),
                            ppcd_uri, slow)
-    expected: Dict[str, Any] = {"events": CANCELLED, "query-migrate": "cancelled",
+    # QEMU's fill_source_migration_info: once cancelled, the status alone (no times, no RAM
+    # counters), so info migrate prints a total time of 0.
+    expected: Dict[str, Any] = {"events": CANCELLED,
+                                "passes": ["MIGRATION setup", "MIGRATION_PASS",
+                                           "MIGRATION active", "MIGRATION cancelling",
+                                           "MIGRATION cancelled"],
+                                "query-migrate": {"status": "cancelled"},
+                                "info migrate": ["Migration status: cancelled",
+                                                 "total time: 0 ms"],
                                 "run state": "running", "run state later": "running",
                                 "destination exit": 1}
     assert qemu == expected
