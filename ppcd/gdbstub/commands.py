@@ -314,6 +314,10 @@ async def vcont(session: "Session", args: bytes) -> Optional[bytes]:
             hex_int(action_text[1:])   # a signal to deliver: the machine has no signals
         threads = (threads_matching(session, thread_text) if thread_text
                    else session.target.threads())
+        if not threads:
+            # A thread or process that does not exist: nothing resumes (QEMU's EINVAL). Left
+            # out, it could leave no action at all, answered with a stop that never happened.
+            return E_INVALID
         for thread in threads:
             actions.setdefault(thread, _ACTIONS[letter])     # the first action applies
     return await resume(session, actions)
@@ -345,8 +349,13 @@ async def step_signal(session: "Session", args: bytes) -> Optional[bytes]:
 
 async def _resume_at(session: "Session", address: bytes, action: str) -> Optional[bytes]:
     if address:
+        pc = hex_int(address)
+        if pc >> 64:
+            # Not an address: a pc wider than the register would break the vCPU's state (its
+            # migration, for one) long after this packet.
+            return E_INVALID
         try:
-            await session.target.set_pc(session.continue_thread, hex_int(address))
+            await session.target.set_pc(session.continue_thread, pc)
         except TargetError:
             return E_INVALID
     if action == STEP:
