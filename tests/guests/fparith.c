@@ -4,27 +4,10 @@
  * Results are printed as bit patterns, so the text is exact under any emulator.
  */
 #include "guest.h"
+#include "fpbits.h"
 
 /* FPSCR exception bits (Book I 4.2.2): OX UX ZX XX and the invalid-operation causes. */
 #define FPSCR_EXCEPTIONS 0x1ff80700UL
-
-static uint64_t bits(double d)
-{
-    union { double d; uint64_t u; } v = {.d = d};
-    return v.u;
-}
-
-static uint32_t fbits(float f)
-{
-    union { float f; uint32_t u; } v = {.f = f};
-    return v.u;
-}
-
-static double from_bits(uint64_t u)
-{
-    union { double d; uint64_t u; } v = {.u = u};
-    return v.d;
-}
 
 static uint64_t fpscr(void)
 {

@@ -4,26 +4,9 @@
  * current mode (fctiw, fctid) and the rounding to integral values (frin, friz, frip, frim).
  */
 #include "guest.h"
+#include "fpbits.h"
 
 static const char *const mode_names[] = {"nearest", "zero", "+inf", "-inf"};
-
-static uint64_t bits(double d)
-{
-    union { double d; uint64_t u; } v = {.d = d};
-    return v.u;
-}
-
-static uint32_t fbits(float f)
-{
-    union { float f; uint32_t u; } v = {.f = f};
-    return v.u;
-}
-
-static double from_bits(uint64_t u)
-{
-    union { double d; uint64_t u; } v = {.u = u};
-    return v.d;
-}
 
 /* fesetround for FPSCR[RN]: mtfsfi on field 7 (XE NI RN; XE and NI stay 0). */
 static void set_round_mtfsfi(int mode)
