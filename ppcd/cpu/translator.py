@@ -256,11 +256,6 @@ class CodePages:
     def update(self, page: int) -> None:
         self.any[page] = 1 if any(e.code[page] for e in self.engines) else 0
 
-    def update_all(self) -> None:
-        merged = bytearray(len(self.any))
-        for engine in self.engines:
-            merged = bytearray(a | b for a, b in zip(merged, engine.code))
-        self.any[:] = merged
 
 
 class Unit:
@@ -488,13 +483,6 @@ class Translator:
             del table[unit.pc]
             self.stale[(unit.mode, unit.pc)] = unit
 
-    def invalidate_all(self) -> None:
-        """Forget every translation (guest RAM was rewritten from outside the vCPU)."""
-        self.units.clear()
-        self.page_units.clear()
-        self.stale.clear()
-        self.code[:] = bytes(len(self.code))
-        self.pages.update_all()
 
     # --- translation -----------------------------------------------------------------------
     def _fetch(self, pc: int, le: bool) -> Optional[int]:

@@ -59,10 +59,11 @@ class Debugger:
         self.watched_at: Optional[int] = None
         self.passing = False
 
-    def attach(self, cpu: CPUState) -> None:
-        """Debug this vCPU (a new one after a reset), keeping the breakpoints."""
+    def attach(self, cpu: CPUState, interp: Optional[Interpreter] = None) -> None:
+        """Debug this vCPU (a new one after a reset, or the next one whose turn it is, with
+        its own interpreter), keeping the breakpoints."""
         self.cpu = cpu
-        self.interp = Interpreter(cpu)
+        self.interp = interp or Interpreter(cpu)
         self._changed()
 
     @property

@@ -95,21 +95,13 @@ class Hypervisor:
         # PAPR: H_CEDE enables external interrupts and idles until one arrives or another
         # vCPU prods this one (a prod that came first makes the cede return at once).
         cpu.msr |= M.EE
-        if cpu.prodded:
-            cpu.prodded = False
-        elif not cpu.pending_dec:
-            cpu.halted = True
+        _wait_for_prod(cpu)
         return H_SUCCESS
-
-    def _vcpu(self, vcpu_id: int):
-        """The vCPU a hypercall names by its device-tree id (ids are the indexes here)."""
-        cpus = self.machine.cpus
-        return cpus[vcpu_id] if vcpu_id < len(cpus) else None
 
     def prod(self, cpu) -> int:
         """Wake the named vCPU, or make its next H_CEDE return at once (QEMU's h_prod: like
         QEMU, this also wakes a vCPU halted by stop-self)."""
-        target = self._vcpu(cpu.gpr[4])
+        target = self.machine.vcpu(cpu.gpr[4])
         if target is None:
             return H_PARAMETER
         target.prodded = True
@@ -130,14 +122,11 @@ class Hypervisor:
         target_id = cpu.gpr[4]
         if target_id == MASK64:
             return H_CONFER
-        target = self._vcpu(target_id)
+        target = self.machine.vcpu(target_id)
         if target is None:
             return H_PARAMETER
         if target is cpu:
-            if cpu.prodded:
-                cpu.prodded = False
-            elif not cpu.pending_dec:
-                cpu.halted = True
+            _wait_for_prod(cpu)
         return H_SUCCESS
 
     def set_mode(self, cpu) -> int:
@@ -166,3 +155,12 @@ class Hypervisor:
     def cas(self, cpu) -> int:
         # r4: the architecture vector, r5/r6: the buffer for the updated device tree.
         return client_architecture_support(self.machine, cpu.gpr[4], cpu.gpr[5], cpu.gpr[6])
+
+
+def _wait_for_prod(cpu) -> None:
+    """Idle until an interrupt or a prod, unless a prod came first (it is used up) or the
+    decrementer is already pending."""
+    if cpu.prodded:
+        cpu.prodded = False
+    elif not cpu.pending_dec:
+        cpu.halted = True

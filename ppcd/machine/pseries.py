@@ -127,6 +127,10 @@ class Machine:
             secondary.pc = SYSTEM_RESET_VECTOR   # where QEMU's reset leaves them
             secondary.halted = True
 
+    def vcpu(self, vcpu_id: int) -> Optional[CPUState]:
+        """The vCPU a hypercall or RTAS call names by device-tree id (ids are the indexes)."""
+        return self.cpus[vcpu_id] if 0 <= vcpu_id < len(self.cpus) else None
+
     def wake_ceded(self) -> bool:
         """Console input wakes the vCPUs waiting in H_CEDE; True when one was waiting."""
         woken = False

@@ -106,15 +106,10 @@ def _dispatch(machine: "Machine", cpu, token: int, args: List[int], nret: int) -
     raise AssertionError(f"RTAS token {token:#x} is listed as implemented but not handled")
 
 
-def _vcpu(machine: "Machine", vcpu_id: int):
-    cpus = machine.cpus
-    return cpus[vcpu_id] if vcpu_id < len(cpus) else None
-
-
 def _query_cpu_stopped_state(machine: "Machine", cpu, args: List[int], nret: int) -> List[int]:
     if len(args) != 1 or nret != 2:
         return [RTAS_OUT_PARAM_ERROR]
-    target = _vcpu(machine, args[0])
+    target = machine.vcpu(args[0])
     if target is None:
         return [RTAS_OUT_PARAM_ERROR]
     return [RTAS_OUT_SUCCESS, CPU_STOPPED if target.halted else CPU_RUNNING]
@@ -125,7 +120,7 @@ def _start_cpu(machine: "Machine", cpu, args: List[int], nret: int) -> List[int]
     the caller's timebase and compat mode; interrupts follow the boot vCPU's endianness."""
     if len(args) != 3 or nret != 1:
         return [RTAS_OUT_PARAM_ERROR]
-    target = _vcpu(machine, args[0])
+    target = machine.vcpu(args[0])
     if target is None:
         return [RTAS_OUT_PARAM_ERROR]
     if not target.halted:

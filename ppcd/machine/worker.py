@@ -143,11 +143,6 @@ class Worker:
             raise ValueError(f"no vCPU {index}: the machine has {len(cpus)}")
         return cpus[index]
 
-    def _debug_on(self, index: int) -> None:
-        # Breakpoints are the machine's; the debugger follows the vCPU whose turn it is.
-        self.debugger.cpu = self.machine.cpus[index]
-        self.debugger.interp = self.interpreters[index]
-
     # --- requests ----------------------------------------------------------------------
     def cont(self, args: Dict[str, Any]) -> Dict[str, Any]:
         self.running = True
@@ -256,7 +251,8 @@ class Worker:
         stops: List[Dict[str, Any]] = []
 
         def debug_run(index: int, budget: int) -> Optional[str]:
-            self._debug_on(index)
+            # Breakpoints are the machine's; the debugger follows the vCPU whose turn it is.
+            self.debugger.attach(machine.cpus[index], self.interpreters[index])
             outcome, stop = self.debugger.run(budget, step)
             if stop is None:
                 return outcome
